@@ -1,0 +1,41 @@
+# Everything a fresh machine needs, starting from python3 >= 3.11 alone:
+# a private uv (pinned) installs the locked environment into .venv.
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+STAMP := $(VENV)/.synced
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint typecheck unit bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(STAMP): $(UV) pyproject.toml uv.lock
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/failwatch serve --host $(HOST) --port $(PORT) $(if $(FAILWATCH_WEBHOOK_SECRET),,--insecure-no-auth)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check receiver tests
+	$(VENV)/bin/ruff format --check receiver tests
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	$(VENV)/bin/python -m tests.bench.run
+
+clean:
+	rm -rf $(TOOLS) $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,88 @@
+"""Classify: which category a failure belongs to, from its error message and type.
+
+Rules are tried in order and the first match wins; a rule matches when *any* of its
+conditions does (an error type in `error_types`, a substring of `message_contains`,
+case-insensitive, or `message_regex`). Nothing matches → `unknown`. The default
+`rate_limit` rule is the guide's own query: "rate limit" or "429" in the message, or
+`errorContext.type = 'RateLimitError'`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from receiver.model import ErrorDetails
+
+UNKNOWN = "unknown"
+STUCK = "stuck"
+_CATEGORY = r"^[a-z][a-z0-9_]{0,39}$"
+
+
+class ClassifierRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    category: str = Field(pattern=_CATEGORY)
+    error_types: tuple[str, ...] = ()
+    message_contains: tuple[str, ...] = ()
+    message_regex: re.Pattern[str] | None = None
+
+    @model_validator(mode="after")
+    def _has_a_condition(self) -> Self:
+        if not (self.error_types or self.message_contains or self.message_regex):
+            raise ValueError("a rule needs error_types, message_contains or message_regex")
+        if self.category in (UNKNOWN, STUCK):
+            raise ValueError(f"{self.category!r} is assigned by failwatch itself")
+        return self
+
+    def matches(self, details: ErrorDetails) -> bool:
+        if details.error_type is not None and details.error_type in self.error_types:
+            return True
+        texts = [t for t in (details.message, details.context_message) if t]
+        folded = [t.casefold() for t in texts]
+        if any(needle.casefold() in text for needle in self.message_contains for text in folded):
+            return True
+        regex = self.message_regex
+        return regex is not None and any(regex.search(text) for text in texts)
+
+
+def _rule(
+    category: str,
+    *,
+    types: Sequence[str] = (),
+    contains: Sequence[str] = (),
+    regex: str | None = None,
+) -> ClassifierRule:
+    return ClassifierRule(
+        category=category,
+        error_types=tuple(types),
+        message_contains=tuple(contains),
+        message_regex=re.compile(regex, re.IGNORECASE) if regex else None,
+    )
+
+
+DEFAULT_RULES: tuple[ClassifierRule, ...] = (
+    _rule("rate_limit", types=["RateLimitError"], contains=["rate limit", "429"]),
+    _rule(
+        "timeout",
+        types=["TimeoutError", "ModelTimeoutError"],
+        regex=r"timed?[ -]?out|deadline exceeded|ETIMEDOUT",
+    ),
+    _rule(
+        "content_policy",
+        types=["ContentPolicyError", "SafetyError", "ModerationError"],
+        regex=r"content[ _-]?policy|nsfw|safety (system|filter|check)|moderation|flagged",
+    ),
+    _rule("model_error", types=["ModelGenerationError"]),
+)
+
+
+def classify(details: ErrorDetails, rules: Sequence[ClassifierRule] = DEFAULT_RULES) -> str:
+    """The category of the first rule that matches, else `unknown`."""
+    for rule in rules:
+        if rule.matches(details):
+            return rule.category
+    return UNKNOWN

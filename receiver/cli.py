@@ -1,0 +1,96 @@
+"""The `failwatch` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from receiver import __version__
+from receiver.config import Settings, load_settings
+from receiver.errors import ConfigError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        code: int = args.handler(args)
+    except ConfigError as exc:
+        print(f"failwatch: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="failwatch", description="Grouped alerts for failed generations in Supabase."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the webhook and the APIs")
+    _config_option(serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="accept webhooks without a shared secret (local trials only)",
+    )
+    serve.set_defaults(handler=_serve)
+
+    check = commands.add_parser("check-config", help="validate the configuration and exit")
+    _config_option(check)
+    check.set_defaults(handler=_check_config)
+
+    version = commands.add_parser("version", help="print the version")
+    version.set_defaults(handler=lambda args: print(__version__) or 0)
+    return parser
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="PATH", help="YAML file (else $FAILWATCH_CONFIG)")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from receiver import logs
+    from receiver.web.app import create_app
+
+    settings = load_settings(args.config)
+    logs.configure(settings.log_level)
+    if not settings.webhook_secrets() and not args.insecure_no_auth:
+        print(
+            "failwatch: FAILWATCH_WEBHOOK_SECRET is not set; refusing to accept "
+            "unauthenticated webhooks (pass --insecure-no-auth for a local trial)",
+            file=sys.stderr,
+        )
+        return 2
+    config = uvicorn.Config(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=20,
+    )
+    uvicorn.Server(config).run()
+    return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    print(f"configuration ok: {_summary(settings)}")
+    return 0
+
+
+def _summary(settings: Settings) -> str:
+    parts = [f"state={settings.state_url.partition(':')[0]}"]
+    parts.append("webhook secret set" if settings.webhook_secrets() else "NO webhook secret")
+    parts.append(f"{len(settings.classifier.rules)} classifier rules")
+    return ", ".join(parts)

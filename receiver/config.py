@@ -1,0 +1,167 @@
+"""Settings: a YAML file (`--config` / `FAILWATCH_CONFIG`) under `FAILWATCH_*` variables.
+
+The environment wins over the file; nested keys use `__`. Everything is validated at
+load time, and a `ConfigError` names each bad key — never its value, since many of them
+are secrets (`SecretStr` keeps them out of reprs and logs as well).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+from receiver.classify import DEFAULT_RULES, ClassifierRule
+from receiver.durations import Duration
+from receiver.errors import ConfigError
+
+ENV_PREFIX = "FAILWATCH_"
+CONFIG_ENV = "FAILWATCH_CONFIG"
+
+
+def _comma_list(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_comma_list)]
+
+
+class ClassifierSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rules: tuple[ClassifierRule, ...] = DEFAULT_RULES
+
+
+class Settings(BaseSettings):
+    """Every setting of failwatch. Field names are the YAML keys and, upper-cased with
+    the `FAILWATCH_` prefix, the environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        hide_input_in_errors=True,
+    )
+
+    state_url: str = Field("sqlite:///./failwatch.db", description="state store URL")
+    database_url: SecretStr | None = Field(None, description="source (Supabase) Postgres URL")
+    webhook_secret: SecretStr | None = Field(
+        None, description="shared webhook secret(s), comma-separated for rotation"
+    )
+    admin_token: SecretStr | None = Field(None, description="bearer token for /api/admin/*")
+
+    slack_webhook_url: SecretStr | None = Field(None, description="Slack incoming webhook URL")
+    slack_bot_token: SecretStr | None = Field(None, description="Slack bot token (Web API mode)")
+    slack_channel: str | None = Field(None, description="Slack channel for the bot")
+    slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL")
+
+    smtp_host: str | None = Field(None, description="SMTP server host")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server port")
+    smtp_username: str | None = Field(None, description="SMTP AUTH user")
+    smtp_password: SecretStr | None = Field(None, description="SMTP AUTH password")
+    smtp_tls: Literal["none", "starttls", "tls"] = Field("starttls", description="SMTP security")
+    email_from: str | None = Field(None, description="From address of alert e-mails")
+    email_to: CommaList = Field(default_factory=list, description="recipients, comma-separated")
+
+    group_wait: Duration = Field(30.0, description="wait before a new group's first message")
+    group_interval: Duration = Field(300.0, description="wait between updates of a group")
+    repeat_interval: Duration = Field(14400.0, description="re-send an unchanged open group")
+    resolve_after: Duration = Field(1800.0, description="quiet time that resolves a group")
+    stuck_after: Duration = Field(600.0, description="processing time that counts as stuck")
+    sweep_interval: Duration = Field(60.0, description="period of the database sweeps")
+
+    supabase_url: str | None = Field(None, description="project URL (Auth admin API, JWKS)")
+    supabase_service_role_key: SecretStr | None = Field(None, description="service-role key")
+    supabase_jwt_secret: SecretStr | None = Field(None, description="HS256 JWT secret")
+
+    source_schema: str = Field("public", description="schema of the generations table")
+    source_table: str = Field("generations", description="table the webhook reports on")
+    max_body_bytes: int = Field(262144, ge=1024, le=64 * 1024 * 1024, description="body limit")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
+
+    classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_ends_with_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The YAML file arrives as init arguments; the environment overrides it.
+        return (env_settings, init_settings)
+
+    def webhook_secrets(self) -> list[bytes]:
+        """Every accepted webhook secret (several during a rotation)."""
+        if self.webhook_secret is None:
+            return []
+        raw = self.webhook_secret.get_secret_value().split(",")
+        return [item.strip().encode() for item in raw if item.strip()]
+
+
+def load_settings(config_path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Settings from the YAML file (if any) and the environment, validated whole."""
+    path = config_path or os.environ.get(CONFIG_ENV) or None
+    data = read_yaml(Path(path)) if path else {}
+    data.update(overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        raise ConfigError(f"config file {path}: not valid YAML{at}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of settings at the top")
+    return data
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem: the key path and the reason, never the value."""
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        path = ".".join(str(part) for part in error["loc"]) or "(top)"
+        top = str(error["loc"][0]) if error["loc"] else ""
+        env = f" ({ENV_PREFIX}{top.upper()})" if top in Settings.model_fields else ""
+        lines.append(f"{path}{env}: {error['msg']}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def environment_names(settings_cls: type[BaseSettings] = Settings) -> Mapping[str, str]:
+    """Field name → environment variable, for the docs and `check-config`."""
+    return {name: ENV_PREFIX + name.upper() for name in settings_cls.model_fields}

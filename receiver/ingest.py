@@ -1,0 +1,99 @@
+"""Ingest: webhook bytes → `WebhookEvent`, and a record's error fields → `ErrorDetails`.
+
+Strict about the envelope (a body that is not a Database Webhook payload is refused with
+the name of the field), tolerant about the row: `parameters` may be a JSON object, a JSON
+string (a `text` column) or null, `errorContext` may be missing, and unknown columns are
+kept. Supabase sends no envelope `user_id`; the row's `user_id` is used instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from receiver.errors import InvalidPayload, NotJSONError
+from receiver.model import ErrorDetails, Operation, WebhookEvent
+
+_OPERATIONS = {op.value: op for op in Operation}
+
+
+def parse_webhook(body: bytes) -> WebhookEvent:
+    """Decode and check the envelope of a Database Webhook call."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise NotJSONError("body is not valid JSON") from exc
+    if not isinstance(payload, dict):
+        raise InvalidPayload("$", "expected a JSON object with type, table, schema, record")
+    operation = _operation(payload)
+    table = _required_text(payload, "table")
+    schema = _required_text(payload, "schema")
+    record = _optional_row(payload, "record")
+    old_record = _optional_row(payload, "old_record")
+    if operation is not Operation.DELETE and record is None:
+        raise InvalidPayload("record", f"must be an object for {operation.value}")
+    return WebhookEvent(operation, schema, table, record, old_record)
+
+
+def _operation(payload: Mapping[str, Any]) -> Operation:
+    raw = payload.get("type")
+    if not isinstance(raw, str):
+        raise InvalidPayload("type", "missing; expected INSERT, UPDATE or DELETE")
+    operation = _OPERATIONS.get(raw.upper())
+    if operation is None:
+        raise InvalidPayload("type", "expected INSERT, UPDATE or DELETE")
+    return operation
+
+
+def _required_text(payload: Mapping[str, Any], key: str) -> str:
+    value = payload.get(key)
+    if not isinstance(value, str) or not value:
+        raise InvalidPayload(key, "missing; expected a non-empty string")
+    return value
+
+
+def _optional_row(payload: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
+    value = payload.get(key)
+    if value is None or isinstance(value, dict):
+        return value
+    raise InvalidPayload(key, "expected an object or null")
+
+
+def row_text(row: Mapping[str, Any], key: str) -> str | None:
+    """A column as text: strings as they are, numbers spelled out, anything else None."""
+    value = row.get(key)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def parameters_of(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`record.parameters` as a mapping, whether jsonb, JSON text or null."""
+    raw = record.get("parameters")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except (json.JSONDecodeError, RecursionError):
+            # A corrupt text column must not cost us the failure: keep it, unexplained.
+            return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def error_details(record: Mapping[str, Any]) -> ErrorDetails:
+    """The guide's error fields: `parameters.error` and `parameters.errorContext`."""
+    parameters = parameters_of(record)
+    context = parameters.get("errorContext")
+    if not isinstance(context, dict):
+        context = {}
+    error = row_text(parameters, "error")
+    context_message = row_text(context, "message")
+    return ErrorDetails(
+        message=error if error is not None else (context_message or ""),
+        error_type=row_text(context, "type") or None,
+        timestamp=row_text(context, "timestamp") or None,
+        context_message=context_message,
+        context_user_id=row_text(context, "userId"),
+    )

@@ -1,0 +1,57 @@
+"""Prometheus metrics, named as in the design (one registry per app, so tests and
+several apps in one process never share counters)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+WEBHOOK_OUTCOMES = (
+    "accepted",
+    "duplicate",
+    "ignored",
+    "unauthorized",
+    "invalid",
+    "too_large",
+    "unavailable",
+)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.webhook_events = Counter(
+            "failwatch_webhook_events",
+            "Webhook calls by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for outcome in WEBHOOK_OUTCOMES:  # every series exists from the start, at 0
+            self.webhook_events.labels(outcome)
+        self.ignored = Counter(
+            "failwatch_webhook_ignored",
+            "Webhook calls acknowledged but ignored, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.failures = Counter(
+            "failwatch_failures",
+            "Failures recorded (webhook and sweep), by category.",
+            ["category"],
+            registry=self.registry,
+        )
+        self.notifications = Counter(
+            "failwatch_notifications",
+            "Notification attempts by receiver, integration and result.",
+            ["receiver", "integration", "result"],
+            registry=self.registry,
+        )
+        self.outbox_pending = Gauge(
+            "failwatch_outbox_pending", "Notifications waiting to be sent.", registry=self.registry
+        )
+        self.request_duration = Histogram(
+            "failwatch_request_duration_seconds",
+            "HTTP request duration by route.",
+            ["route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )

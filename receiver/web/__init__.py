@@ -1,0 +1,1 @@
+"""HTTP side of failwatch: the webhook, the ops endpoints and the APIs."""

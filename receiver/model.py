@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 
 class Operation(StrEnum):
     INSERT = "INSERT"
@@ -71,3 +73,67 @@ class Ignored:
     """A webhook call that is acknowledged but is not a new failure."""
 
     reason: str
+
+
+class Reason(StrEnum):
+    """Why a group is notified now (Alertmanager's reasons, plus Sentry's new error)."""
+
+    FIRST = "first"
+    NEW_FAILURES = "new_failures"
+    NEW_ERROR = "new_error"
+    REPEAT = "repeat"
+    RESOLVED = "resolved"
+
+
+class ErrorCount(BaseModel):
+    """One distinct error (by fingerprint) of a group, with how often it occurred."""
+
+    model_config = ConfigDict(frozen=True)
+
+    fingerprint: str
+    message: str
+    error_type: str | None = None
+    count: int
+    new: bool = False
+
+
+class Notification(BaseModel):
+    """One flush of one group to one receiver: what a notifier renders and sends.
+
+    `thread` carries what earlier flushes of the same episode left behind (a Slack
+    channel and ts, an e-mail Message-ID), so a notifier can update or reply instead of
+    starting over; a notifier's `send` returns the refs to keep for later flushes.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    receiver: str
+    group_key: str
+    episode: int
+    sequence: int
+    reason: Reason
+    labels: dict[str, str]
+    window_failures: int
+    episode_failures: int
+    users_affected: int
+    first_seen: float
+    last_seen: float
+    created_at: float
+    top_errors: tuple[ErrorCount, ...] = ()
+    models: tuple[str, ...] = ()
+    error_types: tuple[str, ...] = ()
+    sample_generation_ids: tuple[str, ...] = ()
+    silenced: int = 0
+    thread: dict[str, str] | None = None
+
+    @property
+    def title(self) -> str:
+        """`rate_limit on flux-pro`: the group in a few words."""
+        category = self.labels.get("category", "failures")
+        model = self.labels.get("model_id")
+        return f"{category} on {model}" if model else category
+
+    @property
+    def resolved(self) -> bool:
+        return self.reason is Reason.RESOLVED

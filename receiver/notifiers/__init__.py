@@ -1,0 +1,1 @@
+"""Integrations that deliver notifications: one module each, one shared contract."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import (
@@ -21,12 +21,15 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from receiver.classify import DEFAULT_RULES, ClassifierRule
 from receiver.durations import Duration
 from receiver.errors import ConfigError
+from receiver.notifiers.config import EmailConfig, ReceiverConfig, SlackConfig, check_address
+from receiver.routing import Route, RouteConfig, Timing, build_routes
 
 ENV_PREFIX = "FAILWATCH_"
 CONFIG_ENV = "FAILWATCH_CONFIG"
@@ -45,6 +48,22 @@ class ClassifierSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     rules: tuple[ClassifierRule, ...] = DEFAULT_RULES
+
+
+class DeliverySettings(BaseModel):
+    """How the delivery worker retries a notification before it goes to the dead letter."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_attempts: int = Field(12, ge=1, le=1000)
+    max_age: Duration = 86400.0
+    backoff_initial: Duration = 2.0
+    backoff_max: Duration = 300.0
+    # At most this many messages per second to one destination (a Slack channel),
+    # with bursts of `burst`: Slack allows about one per second per channel.
+    rate_per_second: float = Field(1.0, gt=0)
+    burst: int = Field(3, ge=1)
+    lease: Duration = 60.0
 
 
 class Settings(BaseSettings):
@@ -96,11 +115,74 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
 
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
+    receivers: tuple[ReceiverConfig, ...] = Field((), description="named receivers (YAML)")
+    route: RouteConfig | None = Field(None, description="routing tree (YAML)")
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+
+    @model_validator(mode="after")
+    def _routing_is_whole(self) -> Self:
+        _, problems = build_routes(
+            self.route_config(), defaults=self.default_timing(), receivers=list(self.receiver_map())
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def default_timing(self) -> Timing:
+        return Timing(
+            group_wait=self.group_wait,
+            group_interval=self.group_interval,
+            repeat_interval=self.repeat_interval,
+            resolve_after=self.resolve_after,
+            send_resolved=True,
+        )
+
+    def receiver_map(self) -> dict[str, ReceiverConfig]:
+        """The receivers by name: those of the YAML file, else one built from the env."""
+        if self.receivers:
+            return {r.name: r for r in self.receivers}
+        slack = []
+        if self.slack_webhook_url is not None:
+            slack.append(SlackConfig(webhook_url=self.slack_webhook_url))
+        if self.slack_bot_token is not None and self.slack_channel:
+            slack.append(SlackConfig(bot_token=self.slack_bot_token, channel=self.slack_channel))
+        email = []
+        if self.smtp_host and self.email_to:
+            email.append(EmailConfig(to=tuple(self.email_to)))
+        console = not (slack or email)
+        return {
+            "default": ReceiverConfig(
+                name="default", slack=tuple(slack), email=tuple(email), console=console
+            )
+        }
+
+    def route_config(self) -> RouteConfig:
+        if self.route is not None:
+            return self.route
+        names = list(self.receiver_map())
+        return RouteConfig(receiver="default" if "default" in names else names[0])
+
+    def routes(self) -> Route:
+        """The resolved routing tree (validated at load, so it has no problems)."""
+        root, _ = build_routes(
+            self.route_config(), defaults=self.default_timing(), receivers=list(self.receiver_map())
+        )
+        return root
 
     @field_validator("slack_api_url")
     @classmethod
     def _api_url_ends_with_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("email_from")
+    @classmethod
+    def _from_address(cls, value: str | None) -> str | None:
+        return None if value is None else check_address(value)
+
+    @field_validator("email_to")
+    @classmethod
+    def _to_addresses(cls, value: list[str]) -> list[str]:
+        return [check_address(v) for v in value]
 
     @classmethod
     def settings_customise_sources(
@@ -155,9 +237,16 @@ def describe_validation_error(exc: ValidationError) -> str:
     """One line per problem: the key path and the reason, never the value."""
     lines = []
     for error in exc.errors(include_input=False, include_url=False):
-        path = ".".join(str(part) for part in error["loc"]) or "(top)"
+        if not error["loc"]:  # whole-tree checks list their own places
+            lines.extend(error["msg"].removeprefix("Value error, ").split("; "))
+            continue
+        path = ".".join(str(part) for part in error["loc"])
         top = str(error["loc"][0]) if error["loc"] else ""
-        env = f" ({ENV_PREFIX}{top.upper()})" if top in Settings.model_fields else ""
+        env = (
+            f" ({ENV_PREFIX}{top.upper()})"
+            if len(error["loc"]) == 1 and top in Settings.model_fields
+            else ""
+        )
         lines.append(f"{path}{env}: {error['msg']}")
     return "invalid configuration:\n  " + "\n  ".join(lines)
 

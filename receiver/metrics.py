@@ -48,6 +48,12 @@ class Metrics:
         self.outbox_pending = Gauge(
             "failwatch_outbox_pending", "Notifications waiting to be sent.", registry=self.registry
         )
+        self.notification_latency = Histogram(
+            "failwatch_notification_latency_seconds",
+            "From a flush being decided to its notification being sent.",
+            buckets=(0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0),
+            registry=self.registry,
+        )
         self.request_duration = Histogram(
             "failwatch_request_duration_seconds",
             "HTTP request duration by route.",

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 from receiver.model import Failure
+from receiver.store.tx import Tx
+
+T = TypeVar("T")
 
 
 class Store(Protocol):
@@ -30,3 +34,13 @@ class Store(Protocol):
 
     async def count_failures(self) -> int:
         """How many failures are stored."""
+
+    async def write(self, work: Callable[[Tx], T]) -> T:
+        """Run `work` in one write transaction; return its result once committed.
+
+        The engine's operations (`groups_sql`, `outbox_sql`, `silences_sql`) are written
+        once against `Tx` and run on every store through this.
+        """
+
+    async def read(self, work: Callable[[Tx], T]) -> T:
+        """Run `work` on a consistent snapshot, without writing."""

@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from receiver.model import Failure
 from receiver.store.migrations import migrations
 from receiver.store.sqlite_conn import Readers, Writer
+from receiver.store.tx import SQLiteTx, Tx
+
+T = TypeVar("T")
 
 
 class SQLiteStore:
@@ -36,6 +41,20 @@ class SQLiteStore:
         return await self._readers.run(
             lambda conn: int(conn.execute("SELECT count(*) FROM failures").fetchone()[0])
         )
+
+    async def write(self, work: Callable[[Tx], T]) -> T:
+        return await self._writer.submit(lambda conn: work(SQLiteTx(conn)))
+
+    async def read(self, work: Callable[[Tx], T]) -> T:
+        return await self._readers.run(lambda conn: _snapshot(conn, work))
+
+
+def _snapshot(conn: sqlite3.Connection, work: Callable[[Tx], T]) -> T:
+    conn.execute("BEGIN")
+    try:
+        return work(SQLiteTx(conn))
+    finally:
+        conn.execute("COMMIT")
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

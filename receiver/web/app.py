@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from receiver.config import Settings
+from receiver.delivery import DeliveryWorker
+from receiver.dispatcher import Dispatcher
 from receiver.metrics import Metrics
+from receiver.notifiers.base import Notifier
+from receiver.notifiers.registry import build_notifiers, close_all, specs_by_receiver
 from receiver.store import Store, open_store
 from receiver.web.context import Services
 from receiver.web.ops import healthz, metrics, readyz
@@ -26,23 +31,50 @@ def create_app(
     settings: Settings,
     *,
     store: Store | None = None,
+    notifiers: Mapping[tuple[str, str], Notifier] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Starlette:
-    """The ASGI app. Pass `store` or `clock` to substitute them in tests."""
+    """The ASGI app. Pass `store`, `notifiers` or `clock` to substitute them in tests."""
     services = Services(
         settings=settings,
         store=store if store is not None else open_store(settings.state_url),
         metrics=Metrics(),
         clock=clock,
     )
+    senders = notifiers if notifiers is not None else build_notifiers(settings)
+    delivery = DeliveryWorker(
+        store=services.store,
+        notifiers=senders,
+        settings=settings.delivery,
+        metrics=services.metrics,
+        clock=clock,
+    )
+    dispatcher = Dispatcher(
+        store=services.store,
+        root=settings.routes(),
+        integrations=specs_by_receiver(settings),
+        clock=clock,
+        on_notifications=delivery.wake.set,
+        wake=services.new_failures,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await services.store.open()
+        stop = asyncio.Event()
+        workers = [
+            asyncio.create_task(dispatcher.run(stop), name="failwatch-dispatcher"),
+            asyncio.create_task(delivery.run(stop), name="failwatch-delivery"),
+        ]
         log.info("failwatch started", extra={"state": _state_kind(settings.state_url)})
         try:
             yield
         finally:
+            # In-flight requests are done (uvicorn waits for them); let the workers finish
+            # their pass, so nothing is left half-sent, then close the store last.
+            stop.set()
+            await asyncio.gather(*workers, return_exceptions=True)
+            await close_all(senders)
             await services.store.close()
             log.info("failwatch stopped")
 

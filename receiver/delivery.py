@@ -1,0 +1,207 @@
+"""Delivery: claim due outbox rows, send each through its notifier, then ack, retry
+later or move to the dead letter.
+
+The worker is the only owner of retries. Retryable failures (network, 5xx, 429) back off
+exponentially with jitter and never sooner than a `Retry-After`, which also pauses the
+whole destination; permanent failures, too many attempts or too old a row go to the dead
+letter, where `failwatch outbox list|retry` and the admin API find them.
+
+Crash window: a row is acked after the provider's 2xx. A crash between the two leaves the
+row claimed; when the lease runs out it is sent again. That one duplicate is the price of
+never losing a notification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Callable, Mapping
+from itertools import groupby
+
+from receiver.config import DeliverySettings
+from receiver.errors import DeliveryError, StoreUnavailable
+from receiver.metrics import Metrics
+from receiver.notifiers.base import Notifier
+from receiver.ratelimit import RateLimiter
+from receiver.store import Store, outbox_sql
+from receiver.store.outbox_sql import OutboxRow
+from receiver.wakeup import nap
+
+log = logging.getLogger("failwatch.delivery")
+
+CLAIM_BATCH = 32
+SEND_TIMEOUT = 30.0
+IDLE_POLL = 1.0
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        notifiers: Mapping[tuple[str, str], Notifier],
+        settings: DeliverySettings,
+        metrics: Metrics,
+        clock: Callable[[], float],
+        holder: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._store = store
+        self._notifiers = notifiers
+        self._settings = settings
+        self._metrics = metrics
+        self._clock = clock
+        self.holder = holder or f"worker-{uuid.uuid4().hex[:12]}"
+        self._rng = rng or random.Random()
+        self._limiter = RateLimiter(rate=settings.rate_per_second, burst=settings.burst)
+        self.wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set; a store outage pauses the worker, never kills it."""
+        while not stop.is_set():
+            try:
+                handled = await self.deliver_due()
+            except StoreUnavailable as exc:
+                log.warning("delivery paused: state store unavailable", extra={"error": str(exc)})
+                handled = 0
+            if handled:
+                continue
+            await nap(self.wake, stop, seconds=IDLE_POLL)
+
+    async def deliver_due(self) -> int:
+        """One pass: claim what is due and deliver it. Returns how many rows it handled."""
+        now = self._clock()
+        rows = await self._store.write(
+            lambda tx: outbox_sql.claim(
+                tx, holder=self.holder, now=now, lease=self._settings.lease, limit=CLAIM_BATCH
+            )
+        )
+        if rows:
+            # One destination's rows go in order, one at a time; destinations in parallel.
+            by_destination = [
+                list(group)
+                for _, group in groupby(
+                    sorted(rows, key=lambda r: (r.destination, r.id)), key=lambda r: r.destination
+                )
+            ]
+            await asyncio.gather(*(self._deliver_in_order(group) for group in by_destination))
+        pending = await self._store.read(outbox_sql.pending_count)
+        self._metrics.outbox_pending.set(pending)
+        return len(rows)
+
+    async def _deliver_in_order(self, rows: list[OutboxRow]) -> None:
+        for row in rows:
+            await self._deliver(row)
+
+    async def _deliver(self, row: OutboxRow) -> None:
+        notifier = self._notifiers.get((row.receiver, row.integration))
+        if notifier is None:
+            await self._bury(row, f"no integration {row.integration} in receiver {row.receiver}")
+            return
+        wait = self._limiter.reserve(row.destination, self._clock())
+        if wait > 0:  # rate limited: try again when a token is back, without an attempt
+            due = self._clock() + wait
+            await self._store.write(
+                lambda tx: outbox_sql.retry_later(
+                    tx,
+                    row.id,
+                    holder=self.holder,
+                    due_at=due,
+                    error="rate limited locally",
+                    count_attempt=False,
+                )
+            )
+            return
+        try:
+            refs = await asyncio.wait_for(notifier.send(row.notification), SEND_TIMEOUT)
+        except DeliveryError as exc:
+            await self._failed(row, exc)
+            return
+        except TimeoutError:
+            await self._failed(row, DeliveryError("timed out", retryable=True, reason="timeout"))
+            return
+        except Exception as exc:  # a bug in a notifier must not lose the notification
+            log.exception("notifier crashed", extra={"integration": row.integration})
+            error = DeliveryError(type(exc).__name__, retryable=True, reason="internal")
+            await self._failed(row, error)
+            return
+        await self._sent(row, dict(refs) if refs else None)
+
+    async def _sent(self, row: OutboxRow, refs: dict[str, str] | None) -> None:
+        now = self._clock()
+        acked = await self._store.write(
+            lambda tx: outbox_sql.ack(tx, row.id, holder=self.holder, now=now, refs=refs)
+        )
+        self._count(row, "sent")
+        self._metrics.notification_latency.observe(max(0.0, now - row.created_at))
+        log.info(
+            "notification sent",
+            extra={**_describe(row), "acked": acked},
+        )
+
+    async def _failed(self, row: OutboxRow, error: DeliveryError) -> None:
+        now = self._clock()
+        attempts = row.attempts + 1
+        too_many = attempts >= self._settings.max_attempts
+        too_old = now - row.created_at >= self._settings.max_age
+        if not error.retryable or too_many or too_old:
+            why = "permanent" if not error.retryable else ("attempts" if too_many else "age")
+            await self._bury(row, f"{error.reason}: {error} ({why})")
+            return
+        delay = self.backoff(attempts)
+        if error.retry_after is not None:
+            delay = max(delay, error.retry_after)
+            until = now + error.retry_after
+            await self._store.write(
+                lambda tx: outbox_sql.pause_destination(tx, row.destination, until=until)
+            )
+        await self._store.write(
+            lambda tx: outbox_sql.retry_later(
+                tx,
+                row.id,
+                holder=self.holder,
+                due_at=now + delay,
+                error=f"{error.reason}: {error}",
+            )
+        )
+        self._count(row, "retry")
+        log.warning(
+            "notification will be retried",
+            extra={
+                **_describe(row),
+                "reason": error.reason,
+                "attempt": attempts,
+                "retry_in_s": round(delay, 2),
+            },
+        )
+
+    async def _bury(self, row: OutboxRow, why: str) -> None:
+        await self._store.write(
+            lambda tx: outbox_sql.bury(tx, row.id, holder=self.holder, error=why)
+        )
+        self._count(row, "dead")
+        log.error("notification moved to the dead letter", extra={**_describe(row), "error": why})
+
+    def backoff(self, attempts: int) -> float:
+        """Exponential back-off with "equal jitter": half fixed, half random."""
+        ceiling: float = min(
+            self._settings.backoff_max, self._settings.backoff_initial * 2 ** (attempts - 1)
+        )
+        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+
+    def _count(self, row: OutboxRow, result: str) -> None:
+        kind = row.integration.partition("/")[0]
+        self._metrics.notifications.labels(row.receiver, kind, result).inc()
+
+
+def _describe(row: OutboxRow) -> dict[str, object]:
+    return {
+        "outbox_id": row.id,
+        "receiver": row.receiver,
+        "integration": row.integration,
+        "destination": row.destination,
+        "notification": row.notification.id,
+        "reason_sent": row.notification.reason.value,
+    }

@@ -1,0 +1,447 @@
+"""The engine's transactions on groups: absorb new failures, release held ones, flush.
+
+Each function runs inside one transaction (`Tx`), so a group's state change and the
+outbox rows it causes commit together or not at all. Written once for SQLite and
+PostgreSQL; on PostgreSQL the cursor row lock serialises dispatchers across replicas
+and `SKIP LOCKED` lets them flush different groups at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from receiver.grouping import GroupState, decide, next_due
+from receiver.matchers import Matcher, all_match
+from receiver.model import ErrorCount, Notification, Reason
+from receiver.notifiers.spec import IntegrationSpec
+from receiver.routing import Route
+from receiver.store.tx import Tx, skip_locked
+
+TOP_ERRORS = 10
+SAMPLE_IDS = 5
+
+
+def group_key(route: Route, labels: Mapping[str, str]) -> str:
+    ident = json.dumps([route.id, route.receiver, sorted(labels.items())], ensure_ascii=False)
+    return hashlib.sha256(ident.encode("utf-8")).hexdigest()[:24]
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What one dispatch batch adds to one group."""
+
+    route: Route
+    labels: dict[str, str]
+    count: int = 0
+    first: float = float("inf")
+    last: float = float("-inf")
+    errors: dict[str, list[Any]] = field(default_factory=dict)
+    users: set[str] = field(default_factory=set)
+    held: list[tuple[int, str]] = field(default_factory=list)
+
+    def add(self, row: _FailureRow) -> None:
+        self.count += 1
+        self.first = min(self.first, row.received_at)
+        self.last = max(self.last, row.received_at)
+        entry = self.errors.get(row.fingerprint)
+        if entry is None:
+            self.errors[row.fingerprint] = [
+                row.message,
+                row.error_type,
+                row.model_id,
+                row.generation_id,
+                1,
+            ]
+        else:
+            entry[4] += 1
+        if row.user_id:
+            self.users.add(row.user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _FailureRow:
+    seq: int
+    generation_id: str
+    fingerprint: str
+    message: str
+    error_type: str | None
+    model_id: str | None
+    user_id: str | None
+    labels: dict[str, str]
+    received_at: float
+
+
+_FAILURE_COLUMNS = (
+    "seq, generation_id, fingerprint, message, error_type, model_id, user_id, labels, received_at"
+)
+
+
+def _failure_rows(rows: Iterable[Sequence[Any]]) -> list[_FailureRow]:
+    return [
+        _FailureRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8]) for r in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveSilence:
+    id: str
+    matchers: tuple[Matcher, ...]
+
+
+def active_silences(tx: Tx, now: float) -> list[ActiveSilence]:
+    rows = tx.fetchall(
+        "SELECT id, matchers FROM silences "
+        "WHERE starts_at <= ? AND ends_at > ? AND expired_at IS NULL ORDER BY id",
+        (now, now),
+    )
+    return [ActiveSilence(r[0], tuple(Matcher.parse(m) for m in json.loads(r[1]))) for r in rows]
+
+
+def absorb_new_failures(tx: Tx, *, root: Route, now: float, limit: int = 1000) -> int:
+    """Route the failures stored since the last call into their groups. Returns how many."""
+    cursor = tx.fetchone(f"SELECT last_seq FROM dispatch_cursor WHERE id = 1{_for_update(tx)}")
+    last_seq = int(cursor[0]) if cursor else 0
+    rows = _failure_rows(
+        tx.fetchall(
+            f"SELECT {_FAILURE_COLUMNS} FROM failures WHERE seq > ? ORDER BY seq LIMIT ?",
+            (last_seq, limit),
+        )
+    )
+    if not rows:
+        return 0
+    silences = active_silences(tx, now)
+    batches: dict[str, _Batch] = {}
+    for row in rows:
+        silence = next((s.id for s in silences if all_match(s.matchers, row.labels)), None)
+        for route in root.match(row.labels):
+            labels = route.group_labels(row.labels)
+            batch = batches.setdefault(group_key(route, labels), _Batch(route, labels))
+            if silence is None:
+                batch.add(row)
+            else:
+                batch.held.append((row.seq, silence))
+    for key, batch in batches.items():
+        _apply(tx, key, batch, now)
+    tx.execute("UPDATE dispatch_cursor SET last_seq = ? WHERE id = 1", (rows[-1].seq,))
+    return len(rows)
+
+
+def _for_update(tx: Tx) -> str:
+    return " FOR UPDATE" if tx.dialect == "postgres" else ""
+
+
+def _apply(tx: Tx, key: str, batch: _Batch, now: float) -> None:
+    current = tx.fetchone("SELECT status FROM groups WHERE group_key = ?", (key,))
+    if current is None:
+        tx.execute(
+            "INSERT INTO groups (group_key, route_id, receiver, labels, episode, status, "
+            "opened_at, first_seen, last_seen) VALUES (?, ?, ?, ?, 1, 'open', ?, ?, ?)",
+            (
+                key,
+                batch.route.id,
+                batch.route.receiver,
+                json.dumps(batch.labels),
+                now,
+                _or_now(batch.first, now),
+                _or_now(batch.last, now),
+            ),
+        )
+    elif current[0] == "resolved" and batch.count:
+        # The first failure after a resolution opens a new episode of the group.
+        tx.execute(
+            "UPDATE groups SET episode = episode + 1, status = 'open', opened_at = ?, "
+            "first_seen = ?, last_seen = ?, episode_failures = 0, pending = 0, "
+            "pending_since = NULL, silenced_failures = 0, flushes = 0, last_flush_at = NULL "
+            "WHERE group_key = ?",
+            (now, batch.first, batch.last, key),
+        )
+    if batch.held:
+        tx.executemany(
+            "INSERT INTO held (group_key, seq, silence_id) VALUES (?, ?, ?) "
+            "ON CONFLICT (group_key, seq) DO NOTHING",
+            [(key, seq, silence) for seq, silence in batch.held],
+        )
+        tx.execute(
+            "UPDATE groups SET silenced_failures = silenced_failures + ? WHERE group_key = ?",
+            (len(batch.held), key),
+        )
+    if batch.count:
+        _count(tx, key, batch, now)
+    _reschedule(tx, key, batch.route)
+
+
+def _or_now(value: float, now: float) -> float:
+    return value if value not in (float("inf"), float("-inf")) else now
+
+
+def _count(tx: Tx, key: str, batch: _Batch, now: float) -> None:
+    row = tx.fetchone("SELECT episode FROM groups WHERE group_key = ?", (key,))
+    assert row is not None
+    episode = int(row[0])
+    tx.execute(
+        "UPDATE groups SET episode_failures = episode_failures + ?, pending = pending + ?, "
+        "pending_since = COALESCE(pending_since, ?), "
+        "first_seen = CASE WHEN first_seen < ? THEN first_seen ELSE ? END, "
+        "last_seen = CASE WHEN last_seen > ? THEN last_seen ELSE ? END "
+        "WHERE group_key = ?",
+        (batch.count, batch.count, now, batch.first, batch.first, batch.last, batch.last, key),
+    )
+    tx.executemany(
+        "INSERT INTO group_errors (group_key, episode, fingerprint, message, error_type, "
+        "model_id, sample_generation_id, count, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (group_key, episode, fingerprint) DO UPDATE SET "
+        "count = group_errors.count + excluded.count, "
+        "pending = group_errors.pending + excluded.pending",
+        [
+            (key, episode, fp, msg, etype, model, sample, n, n)
+            for fp, (msg, etype, model, sample, n) in batch.errors.items()
+        ],
+    )
+    if batch.users:
+        tx.executemany(
+            "INSERT INTO group_users (group_key, episode, user_id) VALUES (?, ?, ?) "
+            "ON CONFLICT (group_key, episode, user_id) DO NOTHING",
+            [(key, episode, user) for user in sorted(batch.users)],
+        )
+
+
+_STATE_COLUMNS = (
+    "episode, status, opened_at, first_seen, last_seen, episode_failures, pending, "
+    "pending_since, silenced_failures, flushes, last_flush_at, route_id, receiver, labels"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    key: str
+    episode: int
+    first_seen: float
+    episode_failures: int
+    silenced: int
+    route_id: str
+    receiver: str
+    labels: dict[str, str]
+    state: GroupState
+
+
+def _load(tx: Tx, key: str) -> _Group:
+    row = tx.fetchone(f"SELECT {_STATE_COLUMNS} FROM groups WHERE group_key = ?", (key,))
+    assert row is not None
+    episode = int(row[0])
+    new_error = tx.fetchone(
+        "SELECT 1 FROM group_errors WHERE group_key = ? AND episode = ? AND pending > 0 "
+        "AND notified = 0 LIMIT 1",
+        (key, episode),
+    )
+    state = GroupState(
+        opened_at=row[2],
+        last_seen=row[4],
+        flushes=row[9],
+        pending=row[6],
+        pending_since=row[7],
+        last_flush_at=row[10],
+        has_new_error=new_error is not None,
+        resolved=row[1] == "resolved",
+    )
+    return _Group(
+        key, episode, row[3], row[5], row[8], row[11], row[12], json.loads(row[13]), state
+    )
+
+
+def _reschedule(tx: Tx, key: str, route: Route) -> None:
+    group = _load(tx, key)
+    tx.execute(
+        "UPDATE groups SET due_at = ? WHERE group_key = ?",
+        (next_due(group.state, route.timing), key),
+    )
+
+
+def release_held(tx: Tx, *, root: Route, now: float) -> int:
+    """Give back to their groups the failures whose silence has ended. Returns how many."""
+    rows = tx.fetchall(
+        "SELECT h.group_key, h.seq FROM held h LEFT JOIN silences s ON s.id = h.silence_id "
+        "WHERE s.id IS NULL OR s.ends_at <= ? OR s.expired_at IS NOT NULL "
+        "ORDER BY h.group_key, h.seq LIMIT 1000",
+        (now,),
+    )
+    if not rows:
+        return 0
+    routes = {route.id: route for route in root.walk()}
+    by_group: dict[str, list[int]] = {}
+    for key, seq in rows:
+        by_group.setdefault(key, []).append(int(seq))
+    for key, seqs in by_group.items():
+        found = tx.fetchone("SELECT route_id, labels FROM groups WHERE group_key = ?", (key,))
+        placeholders = ",".join("?" * len(seqs))
+        failures = _failure_rows(
+            tx.fetchall(
+                f"SELECT {_FAILURE_COLUMNS} FROM failures WHERE seq IN ({placeholders})", seqs
+            )
+        )
+        tx.execute(
+            f"DELETE FROM held WHERE group_key = ? AND seq IN ({placeholders})", [key, *seqs]
+        )
+        if found is None:
+            continue
+        route = routes.get(found[0], root)
+        batch = _Batch(route, json.loads(found[1]))
+        for failure in failures:
+            batch.add(failure)
+        released = len(failures)
+        tx.execute(
+            "UPDATE groups SET silenced_failures = CASE WHEN silenced_failures > ? "
+            "THEN silenced_failures - ? ELSE 0 END WHERE group_key = ?",
+            (released, released, key),
+        )
+        _apply(tx, key, batch, now)
+    return len(rows)
+
+
+def flush_due_groups(
+    tx: Tx,
+    *,
+    root: Route,
+    integrations: Mapping[str, Sequence[IntegrationSpec]],
+    now: float,
+    limit: int = 100,
+) -> list[Notification]:
+    """Decide every group that is due; write the notifications into the outbox."""
+    routes = {route.id: route for route in root.walk()}
+    keys = tx.fetchall(
+        "SELECT group_key FROM groups WHERE status = 'open' AND due_at <= ? "
+        f"ORDER BY due_at LIMIT ?{skip_locked(tx)}",
+        (now, limit),
+    )
+    written = []
+    for (key,) in keys:
+        group = _load(tx, key)
+        route = routes.get(group.route_id, root)
+        reason = decide(group.state, now, route.timing)
+        if reason is None:
+            tx.execute(
+                "UPDATE groups SET due_at = ? WHERE group_key = ?",
+                (next_due(group.state, route.timing), key),
+            )
+            continue
+        if reason is Reason.RESOLVED:
+            tx.execute(
+                "UPDATE groups SET status = 'resolved', due_at = NULL WHERE group_key = ?", (key,)
+            )
+            # A group whose every failure was silenced never spoke; it closes quietly.
+            if not (route.timing.send_resolved and group.state.flushes > 0):
+                continue
+        notification = _notification(tx, group, reason, now)
+        _enqueue(tx, notification, integrations.get(group.receiver, ()), now)
+        if reason is not Reason.RESOLVED:
+            _mark_flushed(tx, group, route, now)
+        written.append(notification)
+    return written
+
+
+def _notification(tx: Tx, group: _Group, reason: Reason, now: float) -> Notification:
+    key, episode = group.key, group.episode
+    errors = tx.fetchall(
+        "SELECT fingerprint, message, error_type, count, pending, notified, model_id, "
+        "sample_generation_id FROM group_errors WHERE group_key = ? AND episode = ? "
+        "ORDER BY CASE WHEN pending > 0 AND notified = 0 THEN 0 ELSE 1 END, count DESC, "
+        "fingerprint LIMIT ?",
+        (key, episode, TOP_ERRORS),
+    )
+    users = tx.fetchone(
+        "SELECT count(*) FROM group_users WHERE group_key = ? AND episode = ?", (key, episode)
+    )
+    models = tx.fetchall(
+        "SELECT DISTINCT model_id FROM group_errors WHERE group_key = ? AND episode = ? "
+        "AND model_id IS NOT NULL ORDER BY model_id LIMIT 20",
+        (key, episode),
+    )
+    types = tx.fetchall(
+        "SELECT DISTINCT error_type FROM group_errors WHERE group_key = ? AND episode = ? "
+        "AND error_type IS NOT NULL ORDER BY error_type LIMIT 20",
+        (key, episode),
+    )
+    later_flush = group.state.flushes > 0
+    return Notification(
+        id=f"{key}-{episode}-{group.state.flushes + 1}",
+        receiver=group.receiver,
+        group_key=key,
+        episode=episode,
+        sequence=group.state.flushes + 1,
+        reason=reason,
+        labels=group.labels,
+        window_failures=group.state.pending,
+        episode_failures=group.episode_failures,
+        users_affected=int(users[0]) if users else 0,
+        first_seen=group.first_seen,
+        last_seen=group.state.last_seen,
+        created_at=now,
+        top_errors=tuple(
+            ErrorCount(
+                fingerprint=e[0],
+                message=e[1],
+                error_type=e[2],
+                count=e[3],
+                new=later_flush and e[4] > 0 and not e[5],
+            )
+            for e in errors
+        ),
+        models=tuple(m[0] for m in models),
+        error_types=tuple(t[0] for t in types),
+        sample_generation_ids=tuple(e[7] for e in errors if e[7])[:SAMPLE_IDS],
+        silenced=group.silenced,
+    )
+
+
+def stream_of(notification: Notification, spec: IntegrationSpec) -> str:
+    return f"{notification.group_key}:{notification.episode}:{spec.key}"
+
+
+def _enqueue(
+    tx: Tx, notification: Notification, specs: Sequence[IntegrationSpec], now: float
+) -> None:
+    payload = notification.model_dump_json()
+    tx.executemany(
+        "INSERT INTO outbox (notification_id, stream, receiver, integration, destination, "
+        "payload, status, created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) "
+        "ON CONFLICT (notification_id, integration) DO NOTHING",
+        [
+            (
+                notification.id,
+                stream_of(notification, spec),
+                spec.receiver,
+                spec.key,
+                spec.destination,
+                payload,
+                now,
+                now,
+            )
+            for spec in specs
+        ],
+    )
+
+
+def _mark_flushed(tx: Tx, group: _Group, route: Route, now: float) -> None:
+    tx.execute(
+        "UPDATE group_errors SET pending = 0, notified = 1 "
+        "WHERE group_key = ? AND episode = ? AND (pending > 0 OR notified = 0)",
+        (group.key, group.episode),
+    )
+    state = group.state
+    flushed = GroupState(
+        opened_at=state.opened_at,
+        last_seen=state.last_seen,
+        flushes=state.flushes + 1,
+        pending=0,
+        pending_since=None,
+        last_flush_at=now,
+        has_new_error=False,
+    )
+    tx.execute(
+        "UPDATE groups SET flushes = flushes + 1, last_flush_at = ?, pending = 0, "
+        "pending_since = NULL, due_at = ? WHERE group_key = ?",
+        (now, next_due(flushed, route.timing), group.key),
+    )

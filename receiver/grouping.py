@@ -23,7 +23,7 @@ from receiver.routing import Timing
 @dataclass(frozen=True, slots=True)
 class GroupState:
     opened_at: float  # when this episode's group was created
-    last_seen: float  # latest failure counted in this episode
+    last_active: float  # latest failure counted (or released from a silence)
     flushes: int  # notifications sent in this episode
     pending: int  # failures not yet notified
     pending_since: float | None  # when `pending` last went from 0 to more
@@ -42,7 +42,7 @@ def decide(group: GroupState, now: float, timing: Timing) -> Reason | None:
         if group.flushes == 0:
             return Reason.FIRST
         return Reason.NEW_ERROR if group.has_new_error else Reason.NEW_FAILURES
-    if now >= group.last_seen + timing.resolve_after:
+    if now >= group.last_active + timing.resolve_after:
         return Reason.RESOLVED
     if group.last_flush_at is not None and now >= group.last_flush_at + timing.repeat_interval:
         return Reason.REPEAT
@@ -64,7 +64,7 @@ def next_due(group: GroupState, timing: Timing) -> float | None:
         return None
     if group.pending > 0:
         return flush_due(group, timing)
-    due = group.last_seen + timing.resolve_after
+    due = group.last_active + timing.resolve_after
     if group.last_flush_at is not None:
         due = min(due, group.last_flush_at + timing.repeat_interval)
     return due

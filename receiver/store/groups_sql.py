@@ -42,6 +42,12 @@ class _Batch:
     errors: dict[str, list[Any]] = field(default_factory=dict)
     users: set[str] = field(default_factory=set)
     held: list[tuple[int, str]] = field(default_factory=list)
+    # Failures released from a silence count as activity when released, not when received.
+    released_at: float | None = None
+
+    @property
+    def active(self) -> float:
+        return self.released_at if self.released_at is not None else self.last
 
     def add(self, row: _FailureRow) -> None:
         self.count += 1
@@ -139,25 +145,29 @@ def _apply(tx: Tx, key: str, batch: _Batch, now: float) -> None:
     if current is None:
         tx.execute(
             "INSERT INTO groups (group_key, route_id, receiver, labels, episode, status, "
-            "opened_at, first_seen, last_seen) VALUES (?, ?, ?, ?, 1, 'open', ?, ?, ?)",
+            "opened_at, first_seen, last_seen, last_active) "
+            "VALUES (?, ?, ?, ?, 1, 'open', ?, ?, ?, ?)",
             (
                 key,
                 batch.route.id,
                 batch.route.receiver,
                 json.dumps(batch.labels),
-                now,
+                # group_wait counts from the first failure's arrival, not from when the
+                # dispatcher got to it (which matters after a restart with a backlog).
+                _or_now(batch.released_at or batch.first, now),
                 _or_now(batch.first, now),
                 _or_now(batch.last, now),
+                _or_now(batch.active, now),
             ),
         )
     elif current[0] == "resolved" and batch.count:
         # The first failure after a resolution opens a new episode of the group.
         tx.execute(
             "UPDATE groups SET episode = episode + 1, status = 'open', opened_at = ?, "
-            "first_seen = ?, last_seen = ?, episode_failures = 0, pending = 0, "
-            "pending_since = NULL, silenced_failures = 0, flushes = 0, last_flush_at = NULL "
-            "WHERE group_key = ?",
-            (now, batch.first, batch.last, key),
+            "first_seen = ?, last_seen = ?, last_active = ?, episode_failures = 0, "
+            "pending = 0, pending_since = NULL, silenced_failures = 0, flushes = 0, "
+            "last_flush_at = NULL WHERE group_key = ?",
+            (batch.released_at or batch.first, batch.first, batch.last, batch.active, key),
         )
     if batch.held:
         tx.executemany(
@@ -170,7 +180,7 @@ def _apply(tx: Tx, key: str, batch: _Batch, now: float) -> None:
             (len(batch.held), key),
         )
     if batch.count:
-        _count(tx, key, batch, now)
+        _count(tx, key, batch)
     _reschedule(tx, key, batch.route)
 
 
@@ -178,7 +188,7 @@ def _or_now(value: float, now: float) -> float:
     return value if value not in (float("inf"), float("-inf")) else now
 
 
-def _count(tx: Tx, key: str, batch: _Batch, now: float) -> None:
+def _count(tx: Tx, key: str, batch: _Batch) -> None:
     row = tx.fetchone("SELECT episode FROM groups WHERE group_key = ?", (key,))
     assert row is not None
     episode = int(row[0])
@@ -186,9 +196,21 @@ def _count(tx: Tx, key: str, batch: _Batch, now: float) -> None:
         "UPDATE groups SET episode_failures = episode_failures + ?, pending = pending + ?, "
         "pending_since = COALESCE(pending_since, ?), "
         "first_seen = CASE WHEN first_seen < ? THEN first_seen ELSE ? END, "
-        "last_seen = CASE WHEN last_seen > ? THEN last_seen ELSE ? END "
+        "last_seen = CASE WHEN last_seen > ? THEN last_seen ELSE ? END, "
+        "last_active = CASE WHEN last_active > ? THEN last_active ELSE ? END "
         "WHERE group_key = ?",
-        (batch.count, batch.count, now, batch.first, batch.first, batch.last, batch.last, key),
+        (
+            batch.count,
+            batch.count,
+            batch.released_at or batch.first,
+            batch.first,
+            batch.first,
+            batch.last,
+            batch.last,
+            batch.active,
+            batch.active,
+            key,
+        ),
     )
     tx.executemany(
         "INSERT INTO group_errors (group_key, episode, fingerprint, message, error_type, "
@@ -211,7 +233,8 @@ def _count(tx: Tx, key: str, batch: _Batch, now: float) -> None:
 
 _STATE_COLUMNS = (
     "episode, status, opened_at, first_seen, last_seen, episode_failures, pending, "
-    "pending_since, silenced_failures, flushes, last_flush_at, route_id, receiver, labels"
+    "pending_since, silenced_failures, flushes, last_flush_at, route_id, receiver, labels, "
+    "last_active"
 )
 
 
@@ -220,6 +243,7 @@ class _Group:
     key: str
     episode: int
     first_seen: float
+    last_seen: float
     episode_failures: int
     silenced: int
     route_id: str
@@ -239,7 +263,7 @@ def _load(tx: Tx, key: str) -> _Group:
     )
     state = GroupState(
         opened_at=row[2],
-        last_seen=row[4],
+        last_active=row[14],
         flushes=row[9],
         pending=row[6],
         pending_since=row[7],
@@ -248,7 +272,16 @@ def _load(tx: Tx, key: str) -> _Group:
         resolved=row[1] == "resolved",
     )
     return _Group(
-        key, episode, row[3], row[5], row[8], row[11], row[12], json.loads(row[13]), state
+        key=key,
+        episode=episode,
+        first_seen=row[3],
+        last_seen=row[4],
+        episode_failures=row[5],
+        silenced=row[8],
+        route_id=row[11],
+        receiver=row[12],
+        labels=json.loads(row[13]),
+        state=state,
     )
 
 
@@ -288,7 +321,7 @@ def release_held(tx: Tx, *, root: Route, now: float) -> int:
         if found is None:
             continue
         route = routes.get(found[0], root)
-        batch = _Batch(route, json.loads(found[1]))
+        batch = _Batch(route, json.loads(found[1]), released_at=now)
         for failure in failures:
             batch.add(failure)
         released = len(failures)
@@ -377,7 +410,7 @@ def _notification(tx: Tx, group: _Group, reason: Reason, now: float) -> Notifica
         episode_failures=group.episode_failures,
         users_affected=int(users[0]) if users else 0,
         first_seen=group.first_seen,
-        last_seen=group.state.last_seen,
+        last_seen=group.last_seen,
         created_at=now,
         top_errors=tuple(
             ErrorCount(
@@ -433,7 +466,7 @@ def _mark_flushed(tx: Tx, group: _Group, route: Route, now: float) -> None:
     state = group.state
     flushed = GroupState(
         opened_at=state.opened_at,
-        last_seen=state.last_seen,
+        last_active=state.last_active,
         flushes=state.flushes + 1,
         pending=0,
         pending_since=None,

@@ -18,6 +18,8 @@ CREATE TABLE groups (
     opened_at         REAL NOT NULL,
     first_seen        REAL NOT NULL,
     last_seen         REAL NOT NULL,
+    -- Latest failure counted, or latest release of held ones: quiet time starts here.
+    last_active       REAL NOT NULL,
     episode_failures  INTEGER NOT NULL DEFAULT 0,
     pending           INTEGER NOT NULL DEFAULT 0,
     pending_since     REAL,

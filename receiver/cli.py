@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from receiver import __version__
+from receiver import __version__, cli_state
 from receiver.config import Settings, load_settings
 from receiver.errors import ConfigError
 
@@ -44,7 +44,15 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-config", help="validate the configuration and exit")
     _config_option(check)
+    check.add_argument(
+        "--route",
+        nargs="+",
+        metavar="LABEL=VALUE",
+        help="also show which receivers a failure with these labels goes to",
+    )
     check.set_defaults(handler=_check_config)
+
+    cli_state.register(commands, _config_option)
 
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(handler=lambda args: print(__version__) or 0)
@@ -86,6 +94,17 @@ def _serve(args: argparse.Namespace) -> int:
 def _check_config(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     print(f"configuration ok: {_summary(settings)}")
+    if args.route:
+        labels = {}
+        for pair in args.route:
+            name, sep, value = pair.partition("=")
+            if not sep or not name:
+                print(f"failwatch: --route takes LABEL=VALUE, not {pair!r}", file=sys.stderr)
+                return 2
+            labels[name] = value
+        for route in settings.routes().match(labels):
+            grouped = ", ".join(f"{k}={v!r}" for k, v in route.group_labels(labels).items())
+            print(f"-> {route.receiver} (route {route.id}; group {grouped})")
     return 0
 
 
@@ -93,4 +112,19 @@ def _summary(settings: Settings) -> str:
     parts = [f"state={settings.state_url.partition(':')[0]}"]
     parts.append("webhook secret set" if settings.webhook_secrets() else "NO webhook secret")
     parts.append(f"{len(settings.classifier.rules)} classifier rules")
+    receivers = settings.receiver_map()
+    described = []
+    for name, receiver in receivers.items():
+        kinds = [
+            k
+            for k, on in (
+                ("slack", receiver.slack),
+                ("email", receiver.email),
+                ("console", receiver.console),
+            )
+            if on
+        ]
+        described.append(f"{name}({'+'.join(kinds)})")
+    parts.append(f"receivers: {', '.join(described)}")
+    parts.append(f"{len(settings.routes().walk())} route(s)")
     return ", ".join(parts)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from receiver.matchers import Matcher
 from receiver.store import Store, silences_sql
 from receiver.store.silences_sql import Silence
+from receiver.timefmt import iso
 
 MAX_DURATION = 90 * 86400.0
 
@@ -69,10 +70,10 @@ def describe(silence: Silence, *, now: float) -> dict[str, object]:
     return {
         "id": silence.id,
         "matchers": [str(m) for m in silence.matchers],
-        "startsAt": silence.starts_at,
-        "endsAt": silence.ends_at,
+        "startsAt": iso(silence.starts_at),
+        "endsAt": iso(silence.ends_at),
         "comment": silence.comment,
         "author": silence.author,
-        "createdAt": silence.created_at,
+        "createdAt": iso(silence.created_at),
         "state": silence.state(now),
     }

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from receiver.model import Notification
 from receiver.store.tx import Tx, skip_locked
+from receiver.timefmt import iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,3 +170,24 @@ def pending_count(tx: Tx) -> int:
 def next_due_at(tx: Tx) -> float | None:
     row = tx.fetchone("SELECT min(due_at) FROM outbox WHERE status = 'pending'")
     return None if row is None or row[0] is None else float(row[0])
+
+
+def describe(row: OutboxRow) -> dict[str, object]:
+    """A row as the CLI and the admin API show it (no secrets are ever in a row)."""
+    return {
+        "id": row.id,
+        "status": row.status,
+        "receiver": row.receiver,
+        "integration": row.integration,
+        "destination": row.destination,
+        "attempts": row.attempts,
+        "createdAt": iso(row.created_at),
+        "dueAt": iso(row.due_at),
+        "lastError": row.last_error,
+        "notification": {
+            "id": row.notification.id,
+            "title": row.notification.title,
+            "reason": row.notification.reason.value,
+            "windowFailures": row.notification.window_failures,
+        },
+    }

@@ -19,6 +19,7 @@ from receiver.metrics import Metrics
 from receiver.notifiers.base import Notifier
 from receiver.notifiers.registry import build_notifiers, close_all, specs_by_receiver
 from receiver.store import Store, open_store
+from receiver.web.admin import admin_routes
 from receiver.web.context import Services
 from receiver.web.ops import healthz, metrics, readyz
 from receiver.web.timing import RequestTiming
@@ -83,6 +84,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        *admin_routes(),
     ]
     app = Starlette(
         routes=routes,

@@ -11,6 +11,8 @@ import hmac
 from collections.abc import Sequence
 
 from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 SECRET_HEADERS = ("x-supabase-webhook-source", "x-webhook-secret")
 
@@ -48,3 +50,23 @@ def matches_any(presented: Sequence[bytes], accepted: Sequence[bytes]) -> bool:
         for expected in accepted:
             ok |= hmac.compare_digest(given, expected)
     return ok
+
+
+def require_admin(request: Request) -> Response | None:
+    """None if the request carries the admin token; else the 401/403 to answer with."""
+    services = request.app.state.services
+    token = services.settings.admin_token
+    presented = bearer_token(request.headers)
+    if presented is None:
+        return JSONResponse(
+            {"error": "admin token required (Authorization: Bearer …)"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if token is None:
+        return JSONResponse(
+            {"error": "the admin API is disabled: set FAILWATCH_ADMIN_TOKEN"}, status_code=403
+        )
+    if not matches_any([presented], [token.get_secret_value().encode()]):
+        return JSONResponse({"error": "wrong admin token"}, status_code=403)
+    return None

@@ -1,0 +1,154 @@
+"""Admin API of the alerting engine: silences and the outbox's dead letter.
+
+Every handler needs `Authorization: Bearer $FAILWATCH_ADMIN_TOKEN`; with no token
+configured the admin API is closed (403), never open.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from receiver import silences
+from receiver.errors import StoreUnavailable
+from receiver.silences import SilenceRequest
+from receiver.store import outbox_sql
+from receiver.timefmt import parse_iso
+from receiver.web.auth import require_admin
+from receiver.web.context import services_of
+
+MAX_BODY = 64 * 1024
+
+
+async def list_silences(request: Request) -> Response:
+    if (denied := require_admin(request)) is not None:
+        return denied
+    services = services_of(request)
+    include = request.query_params.get("expired", "false").lower() in ("1", "true", "yes")
+    now = services.clock()
+    try:
+        found = await silences.listing(services.store, include_expired=include, now=now)
+    except StoreUnavailable:
+        return _unavailable()
+    return JSONResponse({"silences": [silences.describe(s, now=now) for s in found]})
+
+
+async def create_silence(request: Request) -> Response:
+    if (denied := require_admin(request)) is not None:
+        return denied
+    services = services_of(request)
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return _error(413, "body too large")
+    try:
+        raw = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return _error(400, "body is not valid JSON")
+    if not isinstance(raw, dict):
+        return _error(422, "expected an object with matchers, endsAt, comment, author")
+    try:
+        silence_request = SilenceRequest(
+            matchers=raw.get("matchers", ()),
+            starts_at=_time(raw.get("startsAt")),
+            ends_at=_time(raw.get("endsAt"), field="endsAt", required=True),
+            comment=raw.get("comment", ""),
+            author=raw.get("author", ""),
+        )
+        now = services.clock()
+        created = await silences.create(services.store, silence_request, now=now)
+    except ValidationError as exc:
+        error = exc.errors(include_input=False, include_url=False)[0]
+        field = ".".join(str(p) for p in error["loc"]) or "body"
+        return _error(422, f"{field}: {error['msg']}")
+    except ValueError as exc:
+        return _error(422, str(exc))
+    except StoreUnavailable:
+        return _unavailable()
+    return JSONResponse(silences.describe(created, now=now), status_code=201)
+
+
+async def delete_silence(request: Request) -> Response:
+    if (denied := require_admin(request)) is not None:
+        return denied
+    services = services_of(request)
+    try:
+        done = await silences.expire(
+            services.store, request.path_params["id"], now=services.clock()
+        )
+    except StoreUnavailable:
+        return _unavailable()
+    if not done:
+        return _error(404, "no running silence with that id")
+    return JSONResponse({"status": "expired"})
+
+
+async def list_outbox(request: Request) -> Response:
+    if (denied := require_admin(request)) is not None:
+        return denied
+    status = request.query_params.get("status", "dead")
+    if status not in ("pending", "sent", "dead", "all"):
+        return _error(400, "status: one of pending, sent, dead, all")
+    try:
+        rows = await services_of(request).store.read(
+            lambda tx: outbox_sql.list_rows(
+                tx, status=None if status == "all" else status, limit=200
+            )
+        )
+    except StoreUnavailable:
+        return _unavailable()
+    return JSONResponse({"notifications": [outbox_sql.describe(r) for r in rows]})
+
+
+async def retry_outbox(request: Request) -> Response:
+    if (denied := require_admin(request)) is not None:
+        return denied
+    services = services_of(request)
+    raw_id = request.path_params.get("id")
+    ids = None if raw_id is None else [int(raw_id)]
+    try:
+        count = await services.store.write(
+            lambda tx: outbox_sql.requeue_dead(tx, ids, now=services.clock())
+        )
+    except StoreUnavailable:
+        return _unavailable()
+    if ids is not None and count == 0:
+        return _error(404, "no dead notification with that id")
+    return JSONResponse({"requeued": count})
+
+
+def _time(value: object, *, field: str = "startsAt", required: bool = False) -> float | None:
+    if value is None:
+        if required:
+            raise ValueError(f"{field}: required (ISO 8601 time)")
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return parse_iso(value)
+        except ValueError:
+            pass
+    raise ValueError(f"{field}: expected an ISO 8601 time")
+
+
+def _error(status: int, message: str) -> Response:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _unavailable() -> Response:
+    return _error(503, "state store unavailable")
+
+
+def admin_routes() -> list[Route]:
+    return [
+        Route("/api/admin/silences", list_silences, methods=["GET"]),
+        Route("/api/admin/silences", create_silence, methods=["POST"]),
+        Route("/api/admin/silences/{id}", delete_silence, methods=["DELETE"]),
+        Route("/api/admin/outbox", list_outbox, methods=["GET"]),
+        Route("/api/admin/outbox/retry", retry_outbox, methods=["POST"]),
+        Route("/api/admin/outbox/{id:int}/retry", retry_outbox, methods=["POST"]),
+    ]

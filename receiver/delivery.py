@@ -24,7 +24,6 @@ from receiver.config import DeliverySettings
 from receiver.errors import DeliveryError, StoreUnavailable
 from receiver.metrics import Metrics
 from receiver.notifiers.base import Notifier
-from receiver.ratelimit import RateLimiter
 from receiver.store import Store, outbox_sql
 from receiver.store.outbox_sql import OutboxRow
 from receiver.wakeup import nap
@@ -55,7 +54,6 @@ class DeliveryWorker:
         self._clock = clock
         self.holder = holder or f"worker-{uuid.uuid4().hex[:12]}"
         self._rng = rng or random.Random()
-        self._limiter = RateLimiter(rate=settings.rate_per_second, burst=settings.burst)
         self.wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -100,7 +98,16 @@ class DeliveryWorker:
         if notifier is None:
             await self._bury(row, f"no integration {row.integration} in receiver {row.receiver}")
             return
-        wait = self._limiter.reserve(row.destination, self._clock())
+        now = self._clock()
+        wait = await self._store.write(
+            lambda tx: outbox_sql.take_token(
+                tx,
+                row.destination,
+                now=now,
+                rate=self._settings.rate_per_second,
+                burst=self._settings.burst,
+            )
+        )
         if wait > 0:  # rate limited: try again when a token is back, without an attempt
             due = self._clock() + wait
             await self._store.write(

@@ -191,3 +191,27 @@ def describe(row: OutboxRow) -> dict[str, object]:
             "windowFailures": row.notification.window_failures,
         },
     }
+
+
+def take_token(tx: Tx, destination: str, *, now: float, rate: float, burst: int) -> float:
+    """Token bucket per destination, kept in the store so every worker of every replica
+    shares it. Takes a token and returns 0, or returns how long until one is free."""
+    tx.execute(
+        "INSERT INTO destination_buckets (destination, tokens, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (destination) DO NOTHING",
+        (destination, float(burst), now),
+    )
+    row = tx.fetchone(
+        "SELECT tokens, updated_at FROM destination_buckets WHERE destination = ?"
+        + (" FOR UPDATE" if tx.dialect == "postgres" else ""),
+        (destination,),
+    )
+    assert row is not None
+    tokens = min(float(burst), float(row[0]) + max(0.0, now - float(row[1])) * rate)
+    if tokens >= 1.0:
+        tx.execute(
+            "UPDATE destination_buckets SET tokens = ?, updated_at = ? WHERE destination = ?",
+            (tokens - 1.0, now, destination),
+        )
+        return 0.0
+    return (1.0 - tokens) / rate

@@ -105,3 +105,10 @@ CREATE TABLE destination_pauses (
     destination TEXT PRIMARY KEY,
     until       REAL NOT NULL
 );
+
+-- Token buckets per destination, shared by every worker (and every replica).
+CREATE TABLE destination_buckets (
+    destination TEXT PRIMARY KEY,
+    tokens      REAL NOT NULL,
+    updated_at  REAL NOT NULL
+);

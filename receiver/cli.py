@@ -109,7 +109,7 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _summary(settings: Settings) -> str:
-    parts = [f"state={settings.state_url.partition(':')[0]}"]
+    parts = [f"state={settings.state_kind()}"]
     parts.append("webhook secret set" if settings.webhook_secrets() else "NO webhook secret")
     parts.append(f"{len(settings.classifier.rules)} classifier rules")
     receivers = settings.receiver_map()

@@ -64,7 +64,9 @@ def register(commands: Any, config_option: Callable[[argparse.ArgumentParser], N
 
 def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
     async def run() -> T:
-        store = open_store(settings.state_url)
+        store = open_store(
+            settings.state_url.get_secret_value(), schema=settings.state_schema, pool_size=2
+        )
         await store.open()
         try:
             return await work(store)

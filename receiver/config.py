@@ -78,7 +78,14 @@ class Settings(BaseSettings):
         hide_input_in_errors=True,
     )
 
-    state_url: str = Field("sqlite:///./failwatch.db", description="state store URL")
+    # A PostgreSQL URL may carry a password, so the whole URL is kept secret.
+    state_url: SecretStr = Field(
+        SecretStr("sqlite:///./failwatch.db"), description="state store URL"
+    )
+    state_schema: str = Field(
+        "failwatch", pattern=r"^[a-z_][a-z0-9_]{0,62}$", description="PostgreSQL state schema"
+    )
+    state_pool_size: int = Field(8, ge=1, le=100, description="PostgreSQL state connections")
     database_url: SecretStr | None = Field(None, description="source (Supabase) Postgres URL")
     webhook_secret: SecretStr | None = Field(
         None, description="shared webhook secret(s), comma-separated for rotation"
@@ -195,6 +202,10 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The YAML file arrives as init arguments; the environment overrides it.
         return (env_settings, init_settings)
+
+    def state_kind(self) -> str:
+        """`sqlite` or `postgresql`: what may be shown of the state URL."""
+        return self.state_url.get_secret_value().partition(":")[0]
 
     def webhook_secrets(self) -> list[bytes]:
         """Every accepted webhook secret (several during a rotation)."""

@@ -8,13 +8,17 @@ from receiver.store.base import Store
 __all__ = ["Store", "open_store"]
 
 
-def open_store(url: str) -> Store:
-    """A store for a `sqlite:///path` URL (not yet opened)."""
+def open_store(url: str, *, schema: str = "failwatch", pool_size: int = 8) -> Store:
+    """A store for a `sqlite:///path` or `postgresql://…` URL (not yet opened)."""
     if url.startswith("sqlite://"):
         from receiver.store.sqlite import SQLiteStore
 
         return SQLiteStore(sqlite_path(url))
-    raise ConfigError("state_url (FAILWATCH_STATE_URL): expected sqlite:///path")
+    if url.startswith(("postgresql://", "postgres://")):
+        from receiver.store.postgres import PostgresStore
+
+        return PostgresStore(url, schema=schema, pool_size=pool_size)
+    raise ConfigError("state_url (FAILWATCH_STATE_URL): expected sqlite:///path or postgresql://…")
 
 
 def sqlite_path(url: str) -> str:

@@ -34,7 +34,7 @@ class SQLiteStore:
         await self._readers.run(lambda conn: conn.execute("SELECT 1").fetchone())
 
     async def record_failure(self, failure: Failure, *, received_at: float) -> bool:
-        row = _failure_row(failure, received_at)
+        row = failure_row(failure, received_at)
         return await self._writer.submit(lambda conn: _insert_failure(conn, row))
 
     async def count_failures(self) -> int:
@@ -93,7 +93,11 @@ ON CONFLICT (idempotency_key) DO NOTHING
 """
 
 
-def _failure_row(failure: Failure, received_at: float) -> tuple[object, ...]:
+def insert_failure_sql() -> str:
+    return _INSERT_FAILURE
+
+
+def failure_row(failure: Failure, received_at: float) -> tuple[object, ...]:
     return (
         failure.idempotency_key,
         failure.generation_id,

@@ -38,7 +38,13 @@ def create_app(
     """The ASGI app. Pass `store`, `notifiers` or `clock` to substitute them in tests."""
     services = Services(
         settings=settings,
-        store=store if store is not None else open_store(settings.state_url),
+        store=store
+        if store is not None
+        else open_store(
+            settings.state_url.get_secret_value(),
+            schema=settings.state_schema,
+            pool_size=settings.state_pool_size,
+        ),
         metrics=Metrics(),
         clock=clock,
     )
@@ -67,7 +73,7 @@ def create_app(
             asyncio.create_task(dispatcher.run(stop), name="failwatch-dispatcher"),
             asyncio.create_task(delivery.run(stop), name="failwatch-delivery"),
         ]
-        log.info("failwatch started", extra={"state": _state_kind(settings.state_url)})
+        log.info("failwatch started", extra={"state": settings.state_kind()})
         try:
             yield
         finally:
@@ -93,8 +99,3 @@ def create_app(
     )
     app.state.services = services
     return app
-
-
-def _state_kind(url: str) -> str:
-    # Only the scheme: a PostgreSQL URL may carry a password.
-    return url.partition(":")[0]

@@ -22,7 +22,9 @@ def parse_webhook(body: bytes) -> WebhookEvent:
     """Decode and check the envelope of a Database Webhook call."""
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers bad UTF-8 and bad JSON, and also integers longer than Python
+        # converts (4300 digits), which json.loads reports as a plain ValueError.
         raise NotJSONError("body is not valid JSON") from exc
     if not isinstance(payload, dict):
         raise InvalidPayload("$", "expected a JSON object with type, table, schema, record")
@@ -76,7 +78,7 @@ def parameters_of(record: Mapping[str, Any]) -> Mapping[str, Any]:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):
             # A corrupt text column must not cost us the failure: keep it, unexplained.
             return {}
     return raw if isinstance(raw, dict) else {}

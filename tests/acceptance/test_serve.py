@@ -1,0 +1,225 @@
+"""`failwatch serve` as a real process, driven over real HTTP, stopped with SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.payloads import SECRET, WEBHOOK, auth, failed_insert, generation, supabase_body
+
+pytestmark = pytest.mark.acceptance
+
+STARTUP_TIMEOUT = 60.0  # two busy cores: imports alone can take seconds
+STOP_TIMEOUT = 30.0
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    stderr_path: Path
+    db_path: Path
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        """The structured (JSON) lines of its log; anything else is a failure."""
+        lines = []
+        for line in self.stderr().splitlines():
+            if line.strip():
+                lines.append(json.loads(line))
+        return lines
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=STOP_TIMEOUT)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def serve_env(state_dir: Path, **variables: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FAILWATCH_")}
+    env["FAILWATCH_STATE_URL"] = f"sqlite:///{state_dir / 'failwatch.db'}"
+    env.update(variables)
+    return env
+
+
+def wait_ready(server: Server) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(f"serve exited with {server.process.returncode}:\n{server.stderr()}")
+        try:
+            if httpx.get(f"{server.url}/readyz", timeout=2.0, trust_env=False).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"serve was not ready within {STARTUP_TIMEOUT}s:\n{server.stderr()}")
+
+
+@contextmanager
+def running_serve(state_dir: Path, *args: str, **variables: str) -> Iterator[Server]:
+    port = free_port()
+    stderr_path = state_dir / "serve.stderr"
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "receiver", "serve", "--port", str(port), *args],
+            cwd=state_dir,
+            env=serve_env(state_dir, **variables),
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", stderr_path, state_dir / "failwatch.db")
+    try:
+        wait_ready(server)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT)
+
+
+def stored_generation_ids(db_path: Path) -> list[str]:
+    with closing(sqlite3.connect(db_path)) as conn:
+        return [row[0] for row in conn.execute("SELECT generation_id FROM failures ORDER BY seq")]
+
+
+def test_serve_accepts_dedups_ignores_refuses_and_stops_cleanly(tmp_path: Path) -> None:
+    prompt = "a private prompt that must not be logged"
+    with running_serve(tmp_path, FAILWATCH_WEBHOOK_SECRET=f"old-secret,{SECRET}") as server:
+        with httpx.Client(base_url=server.url, timeout=10.0, trust_env=False) as client:
+            accepted = client.post(WEBHOOK, content=failed_insert(prompt=prompt), headers=auth())
+            duplicate = client.post(WEBHOOK, content=failed_insert(prompt=prompt), headers=auth())
+            delete = supabase_body("DELETE", None, generation())
+            ignored = client.post(WEBHOOK, content=delete, headers=auth())
+            refused = client.post(WEBHOOK, content=failed_insert(id="g2"), headers=auth("nope"))
+            metrics = client.get("/metrics").text
+        code = server.stop()
+
+    assert (accepted.status_code, accepted.json()) == (202, {"status": "accepted"})
+    assert (duplicate.status_code, duplicate.json()) == (202, {"status": "duplicate"})
+    assert (ignored.status_code, ignored.json()) == (202, {"status": "ignored", "reason": "delete"})
+    assert refused.status_code == 401
+    assert 'failwatch_webhook_events_total{outcome="accepted"} 1.0' in metrics
+
+    # uvicorn shuts down gracefully, then re-raises the SIGTERM it caught, so the exit
+    # status is "terminated by SIGTERM" (143 in a shell) rather than 0; both are clean.
+    assert code in (0, -signal.SIGTERM), server.stderr()
+    logs = server.log_lines()  # every line is JSON: no stray tracebacks
+    messages = [line["msg"] for line in logs]
+    assert "failwatch stopped" in messages  # the lifespan closed the store
+    assert "Application shutdown complete." in messages
+    assert not [line for line in logs if line["level"] in ("error", "critical")]
+    webhook_lines = [line for line in logs if line["logger"] == "failwatch.webhook"]
+    assert [line["outcome"] for line in webhook_lines] == [
+        "accepted",
+        "duplicate",
+        "ignored",
+        "unauthorized",
+    ]
+    text = server.stderr()
+    assert SECRET not in text
+    assert prompt not in text
+    # The row is on disk, in a file that a fresh connection can read after the stop.
+    assert stored_generation_ids(server.db_path) == [generation()["id"]]
+
+
+def test_every_202_is_on_disk_when_sigterm_arrives_mid_load(tmp_path: Path) -> None:
+    ids = [f"load-{n}" for n in range(400)]
+    answered: dict[str, int] = {}
+
+    def send(client: httpx.Client, generation_id: str) -> None:
+        try:
+            response = client.post(WEBHOOK, content=failed_insert(id=generation_id), headers=auth())
+        except httpx.TransportError:
+            return  # refused or cut off by the shutdown: not acknowledged, so not promised
+        answered[generation_id] = response.status_code
+
+    with (
+        running_serve(tmp_path, FAILWATCH_WEBHOOK_SECRET=SECRET) as server,
+        httpx.Client(base_url=server.url, timeout=10.0, trust_env=False) as client,
+        ThreadPoolExecutor(max_workers=8) as pool,
+    ):
+        futures = [pool.submit(send, client, generation_id) for generation_id in ids]
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while len(answered) < 50 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        code = server.stop()
+        for future in futures:
+            future.result()
+
+    accepted = {gid for gid, status in answered.items() if status == 202}
+    assert len(accepted) >= 50
+    assert code in (0, -signal.SIGTERM), server.stderr()
+    assert accepted <= set(stored_generation_ids(server.db_path))
+
+
+def test_serve_insecure_no_auth_accepts_without_a_secret(tmp_path: Path) -> None:
+    with running_serve(tmp_path, "--insecure-no-auth") as server:
+        response = httpx.post(
+            f"{server.url}{WEBHOOK}", content=failed_insert(), timeout=10.0, trust_env=False
+        )
+        server.stop()
+    assert response.json() == {"status": "accepted"}
+    assert stored_generation_ids(server.db_path) == [generation()["id"]]
+
+
+def run_serve_expecting_exit(state_dir: Path, **variables: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "receiver", "serve", "--port", str(free_port())],
+        cwd=state_dir,
+        env=serve_env(state_dir, **variables),
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_TIMEOUT,
+        check=False,
+    )
+
+
+def test_serve_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
+    done = run_serve_expecting_exit(tmp_path)
+    assert done.returncode != 0
+    assert "FAILWATCH_WEBHOOK_SECRET is not set" in done.stderr
+    assert "--insecure-no-auth" in done.stderr
+    assert not (tmp_path / "failwatch.db").exists()
+
+
+def test_serve_refuses_to_start_with_a_bad_configuration(tmp_path: Path) -> None:
+    done = run_serve_expecting_exit(
+        tmp_path, FAILWATCH_WEBHOOK_SECRET=SECRET, FAILWATCH_MAX_BODY_BYTES="big"
+    )
+    assert done.returncode != 0
+    assert "FAILWATCH_MAX_BODY_BYTES" in done.stderr
+    assert SECRET not in done.stderr
+
+
+def test_serve_exits_non_zero_when_the_state_store_cannot_open(tmp_path: Path) -> None:
+    done = run_serve_expecting_exit(
+        tmp_path,
+        FAILWATCH_WEBHOOK_SECRET=SECRET,
+        FAILWATCH_STATE_URL=f"sqlite:///{tmp_path / 'no-such-dir' / 'failwatch.db'}",
+    )
+    assert done.returncode != 0
+    assert "unable to open database file" in done.stderr

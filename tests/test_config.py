@@ -17,7 +17,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_defaults_are_the_designs() -> None:
     settings = load_settings()
-    assert settings.state_url == "sqlite:///./failwatch.db"
+    assert settings.state_url.get_secret_value() == "sqlite:///./failwatch.db"
     assert settings.max_body_bytes == 256 * 1024
     assert (settings.group_wait, settings.group_interval, settings.repeat_interval) == (
         30.0,

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from receiver.model import ErrorDetails
 
@@ -29,6 +29,17 @@ class ClassifierRule(BaseModel):
     error_types: tuple[str, ...] = ()
     message_contains: tuple[str, ...] = ()
     message_regex: re.Pattern[str] | None = None
+
+    @field_validator("message_regex", mode="before")
+    @classmethod
+    def _case_insensitive(cls, value: object) -> object:
+        # Like message_contains, and like the built-in rules: case does not matter.
+        if not isinstance(value, str):
+            return value
+        try:
+            return re.compile(value, re.IGNORECASE)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
 
     @model_validator(mode="after")
     def _has_a_condition(self) -> Self:

@@ -220,10 +220,30 @@ def load_settings(config_path: str | os.PathLike[str] | None = None, **overrides
     path = config_path or os.environ.get(CONFIG_ENV) or None
     data = read_yaml(Path(path)) if path else {}
     data.update(overrides)
+    unknown = unknown_environment(os.environ)
+    if unknown:
+        raise ConfigError(
+            "invalid configuration:\n  "
+            + "\n  ".join(f"{name}: not a failwatch setting (misspelt?)" for name in unknown)
+        )
     try:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
+
+
+def unknown_environment(environ: Mapping[str, str]) -> list[str]:
+    """`FAILWATCH_*` variables that name no setting: a typo there would otherwise be
+    silently ignored (say, a webhook secret that never takes effect)."""
+    fields = {name.upper() for name in Settings.model_fields}
+    unknown = []
+    for name in environ:
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+            continue
+        top = name[len(ENV_PREFIX) :].partition("__")[0]
+        if top not in fields:
+            unknown.append(name)
+    return sorted(unknown)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

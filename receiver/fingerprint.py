@@ -12,9 +12,12 @@ import hashlib
 import re
 
 # Order matters: wider shapes first, so a URL's digits are not eaten as numbers.
+# The look-behinds let a match start only at the beginning of a run of its characters:
+# without them a long run without "@" or "://" is rescanned from every position, which
+# made a 2 KiB message cost tens of milliseconds.
 _REPLACEMENTS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE), "<url>"),
-    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
+    (re.compile(r"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE), "<url>"),
+    (re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
     (
         re.compile(
             r"\b[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\b", re.IGNORECASE

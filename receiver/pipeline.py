@@ -63,8 +63,9 @@ def failure_from_row(
     message = clean_text(details.message, _MAX_MESSAGE)
     labels = _labels(record)
     labels["category"] = category
-    if details.error_type:
-        labels["error_type"] = clean_text(details.error_type, _MAX_LABEL)
+    error_type = _clean_or_none(details.error_type)
+    if error_type:
+        labels["error_type"] = error_type
     return Failure(
         idempotency_key=idempotency_key(generation_id, kind, details),
         generation_id=clean_text(generation_id, _MAX_LABEL),
@@ -73,7 +74,7 @@ def failure_from_row(
         category=category,
         fingerprint=fingerprint(category, model_id, message),
         message=message,
-        error_type=labels.get("error_type"),
+        error_type=error_type,
         model_id=labels.get("model_id"),
         user_id=labels.get("user_id") or _clean_or_none(details.context_user_id),
         session_id=labels.get("session_id"),

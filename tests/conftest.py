@@ -9,7 +9,7 @@ from tests.postgres import scratch_database
 
 # The settings read FAILWATCH_* from the environment; tests must not inherit a
 # developer's shell configuration.
-for _name in [n for n in os.environ if n.startswith("FAILWATCH_") and n != "FAILWATCH_TEST_PG"]:
+for _name in [n for n in os.environ if n.startswith("FAILWATCH_")]:
     del os.environ[_name]
 
 

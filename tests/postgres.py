@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
-ADMIN_DSN = os.environ.get("FAILWATCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def _server_reachable() -> str | None:

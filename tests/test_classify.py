@@ -188,3 +188,8 @@ def test_a_rule_matches_when_any_of_its_conditions_does() -> None:
     assert rule.matches(details("Quota reached"))
     assert rule.matches(details("credits left: 0"))
     assert not rule.matches(details("nothing", "OtherError"))
+
+
+def test_yaml_regexes_ignore_case_like_the_built_in_rules() -> None:
+    rule = ClassifierRule.model_validate({"category": "quota", "message_regex": "quota exceeded"})
+    assert classify(ErrorDetails(message="QUOTA EXCEEDED for key"), [rule]) == "quota"

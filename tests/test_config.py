@@ -169,3 +169,13 @@ def test_secrets_stay_out_of_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     # The error is raised `from None`: no chained pydantic error carries the inputs.
     assert caught.value.__cause__ is None
     assert caught.value.__suppress_context__
+
+
+def test_a_misspelt_variable_is_an_error_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAILWATCH_WEBHOOK_SECRETS", "oops")
+    monkeypatch.setenv("FAILWATCH_DELIVERY__MAX_ATTEMPTS", "5")  # nested: a real setting
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "FAILWATCH_WEBHOOK_SECRETS: not a failwatch setting" in str(caught.value)
+    assert "DELIVERY" not in str(caught.value)
+    assert "oops" not in str(caught.value)

@@ -18,7 +18,7 @@ from receiver.model import FailureKind, Notification, Source
 from receiver.notifiers.base import Notifier
 from receiver.notifiers.registry import specs_by_receiver
 from receiver.pipeline import failure_from_row
-from receiver.store.sqlite import SQLiteStore
+from receiver.store import Store, open_store
 
 
 class Clock:
@@ -54,7 +54,7 @@ class Recorder:
 
 @dataclass
 class Engine:
-    store: SQLiteStore
+    store: Store
     dispatcher: Dispatcher
     worker: DeliveryWorker
     recorder: Recorder
@@ -97,10 +97,14 @@ class Engine:
 
 
 @asynccontextmanager
-async def engine(tmp_path: Path, **overrides: Any) -> AsyncIterator[Engine]:
-    settings = load_settings(state_url=f"sqlite:///{tmp_path}/fw.db", **overrides)
+async def engine(
+    tmp_path: Path, *, state_url: str | None = None, **overrides: Any
+) -> AsyncIterator[Engine]:
+    """The engine on a real store: SQLite in `tmp_path`, or the given state URL."""
+    url = state_url or f"sqlite:///{tmp_path}/fw.db"
+    settings = load_settings(state_url=url, **overrides)
     clock = Clock()
-    store = SQLiteStore(str(tmp_path / "fw.db"))
+    store = open_store(url, pool_size=4)
     await store.open()
     recorder = Recorder()
     notifiers: dict[tuple[str, str], Notifier] = {

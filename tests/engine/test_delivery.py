@@ -26,8 +26,10 @@ async def rows(e: Engine, status: str | None = None) -> list[outbox_sql.OutboxRo
     return await e.store.read(lambda tx: outbox_sql.list_rows(tx, status=status, limit=100))
 
 
-async def test_retryable_errors_back_off_then_succeed(tmp_path: Path) -> None:
-    async with engine(tmp_path) as e:
+async def test_retryable_errors_back_off_then_succeed(
+    tmp_path: Path, state_url: str | None
+) -> None:
+    async with engine(tmp_path, state_url=state_url) as e:
         await first_flush(e)
         e.recorder.failures = [
             DeliveryError("server error", retryable=True, reason="serverError"),
@@ -52,8 +54,10 @@ async def test_retryable_errors_back_off_then_succeed(tmp_path: Path) -> None:
         assert [n.reason for n in e.recorder.sent] == [Reason.FIRST]
 
 
-async def test_retry_after_is_honoured_and_pauses_the_destination(tmp_path: Path) -> None:
-    async with engine(tmp_path) as e:
+async def test_retry_after_is_honoured_and_pauses_the_destination(
+    tmp_path: Path, state_url: str | None
+) -> None:
+    async with engine(tmp_path, state_url=state_url) as e:
         await first_flush(e)
         e.recorder.failures = [
             DeliveryError("rate limited", retryable=True, reason="rateLimited", retry_after=42)
@@ -71,8 +75,10 @@ async def test_retry_after_is_honoured_and_pauses_the_destination(tmp_path: Path
         assert len(e.recorder.sent) == 2
 
 
-async def test_permanent_errors_go_to_the_dead_letter_and_can_be_retried(tmp_path: Path) -> None:
-    async with engine(tmp_path) as e:
+async def test_permanent_errors_go_to_the_dead_letter_and_can_be_retried(
+    tmp_path: Path, state_url: str | None
+) -> None:
+    async with engine(tmp_path, state_url=state_url) as e:
         await first_flush(e)
         e.recorder.failures = [
             DeliveryError("channel_not_found", retryable=False, reason="clientError")
@@ -87,8 +93,10 @@ async def test_permanent_errors_go_to_the_dead_letter_and_can_be_retried(tmp_pat
         assert [r.status for r in await rows(e)] == ["sent"]
 
 
-async def test_too_many_attempts_go_to_the_dead_letter(tmp_path: Path) -> None:
-    async with engine(tmp_path, delivery={"max_attempts": 3}) as e:
+async def test_too_many_attempts_go_to_the_dead_letter(
+    tmp_path: Path, state_url: str | None
+) -> None:
+    async with engine(tmp_path, state_url=state_url, delivery={"max_attempts": 3}) as e:
         await first_flush(e)
         e.recorder.failures = [
             DeliveryError("down", retryable=True, reason="serverError") for _ in range(5)
@@ -100,8 +108,10 @@ async def test_too_many_attempts_go_to_the_dead_letter(tmp_path: Path) -> None:
         assert (row.status, row.attempts) == ("dead", 3)
 
 
-async def test_a_dead_workers_claim_is_retaken_after_its_lease(tmp_path: Path) -> None:
-    async with engine(tmp_path) as e:
+async def test_a_dead_workers_claim_is_retaken_after_its_lease(
+    tmp_path: Path, state_url: str | None
+) -> None:
+    async with engine(tmp_path, state_url=state_url) as e:
         await first_flush(e)
         # A worker claims the row and dies before sending (nothing acks it).
         claimed = await e.store.write(
@@ -121,8 +131,10 @@ async def test_a_dead_workers_claim_is_retaken_after_its_lease(tmp_path: Path) -
         assert late is False
 
 
-async def test_flushes_of_one_stream_go_in_order_with_the_thread_refs(tmp_path: Path) -> None:
-    async with engine(tmp_path) as e:
+async def test_flushes_of_one_stream_go_in_order_with_the_thread_refs(
+    tmp_path: Path, state_url: str | None
+) -> None:
+    async with engine(tmp_path, state_url=state_url) as e:
         await first_flush(e)
         e.recorder.failures = [DeliveryError("down", retryable=True, reason="serverError")]
         await e.worker.deliver_due()  # the first message fails once
@@ -137,8 +149,12 @@ async def test_flushes_of_one_stream_go_in_order_with_the_thread_refs(tmp_path: 
         assert e.recorder.sent[1].thread == {"seen": "1"}
 
 
-async def test_backoff_grows_exponentially_up_to_the_cap(tmp_path: Path) -> None:
-    async with engine(tmp_path, delivery={"backoff_initial": "1s", "backoff_max": "60s"}) as e:
+async def test_backoff_grows_exponentially_up_to_the_cap(
+    tmp_path: Path, state_url: str | None
+) -> None:
+    async with engine(
+        tmp_path, state_url=state_url, delivery={"backoff_initial": "1s", "backoff_max": "60s"}
+    ) as e:
         worker = DeliveryWorker(
             store=e.store,
             notifiers={},

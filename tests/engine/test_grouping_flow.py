@@ -13,8 +13,10 @@ from tests.engine.harness import engine
 pytestmark = pytest.mark.anyio
 
 
-async def test_a_burst_of_1000_over_4_groups_is_4_notifications(tmp_path: Path) -> None:
-    async with engine(tmp_path) as e:
+async def test_a_burst_of_1000_over_4_groups_is_4_notifications(
+    tmp_path: Path, state_url: str | None
+) -> None:
+    async with engine(tmp_path, state_url=state_url) as e:
         groups = [
             ("flux-pro", "Rate limit exceeded"),
             ("flux-pro", "Request timed out"),
@@ -55,8 +57,10 @@ async def test_a_burst_of_1000_over_4_groups_is_4_notifications(tmp_path: Path) 
         ] * 4
 
 
-async def test_growth_updates_then_repeat_then_resolves(tmp_path: Path) -> None:
-    async with engine(tmp_path) as e:
+async def test_growth_updates_then_repeat_then_resolves(
+    tmp_path: Path, state_url: str | None
+) -> None:
+    async with engine(tmp_path, state_url=state_url) as e:
         await e.fail(error="Rate limit exceeded", user="a")
         e.clock.advance(30)
         await e.settle()
@@ -108,8 +112,10 @@ async def test_growth_updates_then_repeat_then_resolves(tmp_path: Path) -> None:
         )
 
 
-async def test_a_failing_group_repeats_every_repeat_interval(tmp_path: Path) -> None:
-    async with engine(tmp_path, repeat_interval="1h", resolve_after="2h") as e:
+async def test_a_failing_group_repeats_every_repeat_interval(
+    tmp_path: Path, state_url: str | None
+) -> None:
+    async with engine(tmp_path, state_url=state_url, repeat_interval="1h", resolve_after="2h") as e:
         await e.fail()
         e.clock.advance(30)
         await e.settle()
@@ -125,8 +131,8 @@ async def test_a_failing_group_repeats_every_repeat_interval(tmp_path: Path) -> 
         assert e.recorder.sent[-1].reason is Reason.REPEAT
 
 
-async def test_duplicates_are_counted_once(tmp_path: Path) -> None:
-    async with engine(tmp_path) as e:
+async def test_duplicates_are_counted_once(tmp_path: Path, state_url: str | None) -> None:
+    async with engine(tmp_path, state_url=state_url) as e:
         await e.fail()
         e.seq -= 1  # the same generation and error again, e.g. webhook and sweep
         assert await e.fail() is False
@@ -135,9 +141,9 @@ async def test_duplicates_are_counted_once(tmp_path: Path) -> None:
         assert [n.window_failures for n in e.recorder.sent] == [1]
 
 
-async def test_send_resolved_false_closes_quietly(tmp_path: Path) -> None:
+async def test_send_resolved_false_closes_quietly(tmp_path: Path, state_url: str | None) -> None:
     yaml_route = {"receiver": "default", "send_resolved": False}
-    async with engine(tmp_path, route=yaml_route) as e:
+    async with engine(tmp_path, state_url=state_url, route=yaml_route) as e:
         await e.fail()
         e.clock.advance(30)
         await e.settle()

@@ -24,8 +24,10 @@ def request(*matchers: str, ends_at: float) -> SilenceRequest:
     )
 
 
-async def test_silenced_failures_are_stored_not_notified_then_released(tmp_path: Path) -> None:
-    async with engine(tmp_path) as e:
+async def test_silenced_failures_are_stored_not_notified_then_released(
+    tmp_path: Path, state_url: str | None
+) -> None:
+    async with engine(tmp_path, state_url=state_url) as e:
         await silences.create(
             e.store, request("model_id=flux-pro", ends_at=e.clock() + 7200), now=e.clock()
         )
@@ -50,8 +52,8 @@ async def test_silenced_failures_are_stored_not_notified_then_released(tmp_path:
         assert [(n.reason, n.window_failures) for n in flux] == [(Reason.FIRST, 5)]
 
 
-async def test_expiring_a_silence_releases_at_once(tmp_path: Path) -> None:
-    async with engine(tmp_path) as e:
+async def test_expiring_a_silence_releases_at_once(tmp_path: Path, state_url: str | None) -> None:
+    async with engine(tmp_path, state_url=state_url) as e:
         silence = await silences.create(
             e.store, request('category=~"rate_.*"', ends_at=e.clock() + 7200), now=e.clock()
         )
@@ -68,8 +70,10 @@ async def test_expiring_a_silence_releases_at_once(tmp_path: Path) -> None:
         assert [n.window_failures for n in e.recorder.sent] == [1]
 
 
-async def test_a_silence_on_a_non_group_label_only_holds_what_matches(tmp_path: Path) -> None:
-    async with engine(tmp_path) as e:
+async def test_a_silence_on_a_non_group_label_only_holds_what_matches(
+    tmp_path: Path, state_url: str | None
+) -> None:
+    async with engine(tmp_path, state_url=state_url) as e:
         await silences.create(
             e.store, request("user_id=tester", ends_at=e.clock() + 600), now=e.clock()
         )

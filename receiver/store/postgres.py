@@ -20,11 +20,11 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
-from psycopg_pool import ConnectionPool, PoolTimeout
 
 from receiver.errors import ConfigError, StoreUnavailable
 from receiver.model import Failure
 from receiver.store.migrations import migrations
+from receiver.store.pg_pool import ConnectionPool
 from receiver.store.sqlite import failure_row, insert_failure_sql
 from receiver.store.tx import Row
 
@@ -73,25 +73,13 @@ class PostgresStore:
         if not _SCHEMA_NAME.match(schema):
             raise ConfigError("state_schema: lower-case letters, digits and _ only")
         self.schema = schema
-        self._pool = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=pool_size,
-            open=False,
-            timeout=5.0,
-            kwargs={"options": f"-c search_path={schema}", "connect_timeout": 5},
-            # A connection may have died with a database restart: check it before use,
-            # so a recovered database is picked up without a restart of failwatch.
-            check=ConnectionPool.check_connection,
-            name="failwatch-state",
-        )
+        self._pool = ConnectionPool(url, size=pool_size, options=f"-c search_path={schema}")
         self._threads = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="fw-pg")
 
     async def open(self) -> None:
         await self._run(self._open_and_migrate)
 
     def _open_and_migrate(self) -> None:
-        self._pool.open(wait=True, timeout=10.0)
         with self._pool.connection() as conn:
             conn.autocommit = True
             # Several replicas may start at once: one migrates, the others wait for it.
@@ -103,8 +91,8 @@ class PostgresStore:
                 conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (lock,))
 
     async def close(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._threads, self._pool.close)
         self._threads.shutdown(wait=True)
+        self._pool.close()
 
     async def ping(self) -> None:
         await self.read(lambda tx: tx.fetchone("SELECT 1"))
@@ -131,16 +119,25 @@ class PostgresStore:
                         conn.execute("SET TRANSACTION READ ONLY")
                     return work(PgTx(conn))
             except psycopg.errors.TransactionRollback:
+                # Deadlock or serialization failure: nothing was done; try again.
                 if attempt == _RETRIES:
                     raise
                 time.sleep(0.01 * attempt)
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                # The database restarted under us: idle connections are dead too. One
+                # more try on a fresh connection tells an outage from a stale pool.
+                # (Every engine transaction is safe to repeat: inserts are idempotent
+                # and decisions are re-made from committed state.)
+                self._pool.discard_idle()
+                if attempt > 1:
+                    raise
         raise AssertionError("unreachable")
 
     async def _run(self, call: Callable[[], T]) -> T:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._threads, call)
-        except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise StoreUnavailable(f"postgresql: {type(exc).__name__}") from exc
         except RuntimeError as exc:  # executor shut down: the store is closed
             raise StoreUnavailable("the state store is closed") from exc

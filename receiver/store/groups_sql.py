@@ -41,7 +41,7 @@ class _Batch:
     last: float = float("-inf")
     errors: dict[str, list[Any]] = field(default_factory=dict)
     users: set[str] = field(default_factory=set)
-    held: list[tuple[int, str]] = field(default_factory=list)
+    held: list[tuple[int, str, float]] = field(default_factory=list)
     # Failures released from a silence count as activity when released, not when received.
     released_at: float | None = None
 
@@ -96,15 +96,18 @@ def _failure_rows(rows: Iterable[Sequence[Any]]) -> list[_FailureRow]:
 class ActiveSilence:
     id: str
     matchers: tuple[Matcher, ...]
+    ends_at: float
 
 
 def active_silences(tx: Tx, now: float) -> list[ActiveSilence]:
     rows = tx.fetchall(
-        "SELECT id, matchers FROM silences "
+        "SELECT id, matchers, ends_at FROM silences "
         "WHERE starts_at <= ? AND ends_at > ? AND expired_at IS NULL ORDER BY id",
         (now, now),
     )
-    return [ActiveSilence(r[0], tuple(Matcher.parse(m) for m in json.loads(r[1]))) for r in rows]
+    return [
+        ActiveSilence(r[0], tuple(Matcher.parse(m) for m in json.loads(r[1])), r[2]) for r in rows
+    ]
 
 
 def absorb_new_failures(tx: Tx, *, root: Route, now: float, limit: int = 1000) -> int:
@@ -122,14 +125,14 @@ def absorb_new_failures(tx: Tx, *, root: Route, now: float, limit: int = 1000) -
     silences = active_silences(tx, now)
     batches: dict[str, _Batch] = {}
     for row in rows:
-        silence = next((s.id for s in silences if all_match(s.matchers, row.labels)), None)
+        silence = next((s for s in silences if all_match(s.matchers, row.labels)), None)
         for route in root.match(row.labels):
             labels = route.group_labels(row.labels)
             batch = batches.setdefault(group_key(route, labels), _Batch(route, labels))
             if silence is None:
                 batch.add(row)
             else:
-                batch.held.append((row.seq, silence))
+                batch.held.append((row.seq, silence.id, silence.ends_at))
     for key, batch in batches.items():
         _apply(tx, key, batch, now)
     tx.execute("UPDATE dispatch_cursor SET last_seq = ? WHERE id = 1", (rows[-1].seq,))
@@ -171,9 +174,9 @@ def _apply(tx: Tx, key: str, batch: _Batch, now: float) -> None:
         )
     if batch.held:
         tx.executemany(
-            "INSERT INTO held (group_key, seq, silence_id) VALUES (?, ?, ?) "
+            "INSERT INTO held (group_key, seq, silence_id, until) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (group_key, seq) DO NOTHING",
-            [(key, seq, silence) for seq, silence in batch.held],
+            [(key, seq, silence, until) for seq, silence, until in batch.held],
         )
         tx.execute(
             "UPDATE groups SET silenced_failures = silenced_failures + ? WHERE group_key = ?",
@@ -296,9 +299,7 @@ def _reschedule(tx: Tx, key: str, route: Route) -> None:
 def release_held(tx: Tx, *, root: Route, now: float) -> int:
     """Give back to their groups the failures whose silence has ended. Returns how many."""
     rows = tx.fetchall(
-        "SELECT h.group_key, h.seq FROM held h LEFT JOIN silences s ON s.id = h.silence_id "
-        "WHERE s.id IS NULL OR s.ends_at <= ? OR s.expired_at IS NOT NULL "
-        "ORDER BY h.group_key, h.seq LIMIT 1000",
+        "SELECT group_key, seq FROM held WHERE until <= ? ORDER BY group_key, seq LIMIT 1000",
         (now,),
     )
     if not rows:

@@ -66,11 +66,10 @@ def list_all(tx: Tx, *, include_expired: bool, now: float) -> list[Silence]:
 
 
 def expire(tx: Tx, silence_id: str, *, now: float) -> bool:
-    return (
-        tx.execute(
-            "UPDATE silences SET expired_at = ? WHERE id = ? AND expired_at IS NULL "
-            "AND ends_at > ?",
-            (now, silence_id, now),
-        )
-        == 1
+    expired = tx.execute(
+        "UPDATE silences SET expired_at = ? WHERE id = ? AND expired_at IS NULL AND ends_at > ?",
+        (now, silence_id, now),
     )
+    # What it held is released at the dispatcher's next pass.
+    tx.execute("UPDATE held SET until = ? WHERE silence_id = ?", (now, silence_id))
+    return expired == 1

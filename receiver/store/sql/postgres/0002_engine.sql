@@ -64,12 +64,17 @@ CREATE TABLE IF NOT EXISTS silences (
 );
 
 -- Failures a silence held back from a group; released into it when the silence ends.
+-- `until` copies the silence's end (or the time it was expired), so finding what to
+-- release is an index range scan however much is held.
 CREATE TABLE IF NOT EXISTS held (
     group_key  TEXT NOT NULL,
     seq        BIGINT NOT NULL,
     silence_id TEXT NOT NULL,
+    until      DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (group_key, seq)
 );
+CREATE INDEX IF NOT EXISTS held_until ON held (until);
+CREATE INDEX IF NOT EXISTS held_silence ON held (silence_id);
 
 -- Notifications to deliver, one row per integration. Written in the same transaction
 -- as the group change that caused them; `stream` orders the flushes of one episode.

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from receiver import __version__, cli_state
+from receiver import __version__, cli_send_test, cli_state
 from receiver.config import Settings, load_settings
 from receiver.errors import ConfigError
 
@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_check_config)
 
     cli_state.register(commands, _config_option)
+    cli_send_test.register(commands, _config_option)
 
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(handler=lambda args: print(__version__) or 0)

@@ -21,6 +21,7 @@ class ConsoleNotifier:
         stream = self._stream or sys.stdout
         line = {
             "notification": notification.title,
+            "id": notification.id,
             "reason": notification.reason.value,
             "receiver": notification.receiver,
             "labels": notification.labels,

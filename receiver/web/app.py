@@ -14,8 +14,11 @@ from starlette.routing import Route
 from receiver.config import Settings
 from receiver.metrics import Metrics
 from receiver.store import Store, open_store
+from receiver.web.api import api_routes
 from receiver.web.context import Services
+from receiver.web.openapi import openapi_json
 from receiver.web.ops import healthz, metrics, readyz
+from receiver.web.query_api import QueryAPI
 from receiver.web.timing import RequestTiming
 from receiver.web.webhook import receive_webhook
 
@@ -35,6 +38,7 @@ def create_app(
         metrics=Metrics(),
         clock=clock,
     )
+    query_api = QueryAPI.from_settings(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -43,6 +47,7 @@ def create_app(
         try:
             yield
         finally:
+            await query_api.close()
             await services.store.close()
             log.info("failwatch stopped")
 
@@ -51,6 +56,8 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        *api_routes(cors_origins=settings.cors_origins),
     ]
     app = Starlette(
         routes=routes,
@@ -58,6 +65,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.query_api = query_api
     return app
 
 

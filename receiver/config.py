@@ -176,6 +176,11 @@ class Settings(BaseSettings):
         )
         return root
 
+    cors_origins: CommaList = Field(
+        default_factory=list,
+        description="browser origins allowed to call the user endpoint, comma-separated",
+    )
+
     @field_validator("slack_api_url")
     @classmethod
     def _api_url_ends_with_slash(cls, value: str) -> str:

@@ -23,24 +23,31 @@ class SourceUnavailable(FailwatchError):
 
 class SourceDB:
     def __init__(self, dsn: str, *, max_size: int = 4, timeout: float = 5.0) -> None:
+        self._dsn = dsn
+        self._max_size = max_size
         self._timeout = timeout
-        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[DictRow]] = AsyncConnectionPool(
-            dsn,
+        self._pool = self._new_pool()
+        self._opened = False
+
+    def _new_pool(self) -> AsyncConnectionPool[psycopg.AsyncConnection[DictRow]]:
+        return AsyncConnectionPool(
+            self._dsn,
             connection_class=psycopg.AsyncConnection[DictRow],
             min_size=0,
-            max_size=max_size,
+            max_size=self._max_size,
             open=False,
-            timeout=timeout,
+            timeout=self._timeout,
             kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 5},
             # A pooled connection may have died with a database restart; check before use.
             check=AsyncConnectionPool.check_connection,
             name="failwatch-source",
         )
-        self._opened = False
 
     async def close(self) -> None:
         if self._opened:
             await self._pool.close()
+            # A closed pool cannot reopen; the next use (a new lifespan) gets a fresh one.
+            self._pool = self._new_pool()
             self._opened = False
 
     @asynccontextmanager

@@ -17,7 +17,9 @@ from receiver import silences
 from receiver.errors import StoreUnavailable
 from receiver.silences import SilenceRequest
 from receiver.store import outbox_sql
+from receiver.store.silences_sql import Silence
 from receiver.timefmt import parse_iso
+from receiver.web import api_models as m
 from receiver.web.auth import require_admin
 from receiver.web.context import services_of
 
@@ -34,7 +36,7 @@ async def list_silences(request: Request) -> Response:
         found = await silences.listing(services.store, include_expired=include, now=now)
     except StoreUnavailable:
         return _unavailable()
-    return JSONResponse({"silences": [silences.describe(s, now=now) for s in found]})
+    return JSONResponse(m.Silences(silences=[_silence(s, now=now) for s in found]).body())
 
 
 async def create_silence(request: Request) -> Response:
@@ -68,7 +70,7 @@ async def create_silence(request: Request) -> Response:
         return _error(422, str(exc))
     except StoreUnavailable:
         return _unavailable()
-    return JSONResponse(silences.describe(created, now=now), status_code=201)
+    return JSONResponse(_silence(created, now=now).body(), status_code=201)
 
 
 async def delete_silence(request: Request) -> Response:
@@ -83,7 +85,7 @@ async def delete_silence(request: Request) -> Response:
         return _unavailable()
     if not done:
         return _error(404, "no running silence with that id")
-    return JSONResponse({"status": "expired"})
+    return JSONResponse(m.Expired(status="expired").body())
 
 
 async def list_outbox(request: Request) -> Response:
@@ -100,7 +102,8 @@ async def list_outbox(request: Request) -> Response:
         )
     except StoreUnavailable:
         return _unavailable()
-    return JSONResponse({"notifications": [outbox_sql.describe(r) for r in rows]})
+    listed = [m.OutboxRow.model_validate(outbox_sql.describe(r)) for r in rows]
+    return JSONResponse(m.Outbox(notifications=listed).body())
 
 
 async def retry_outbox(request: Request) -> Response:
@@ -108,6 +111,8 @@ async def retry_outbox(request: Request) -> Response:
         return denied
     services = services_of(request)
     raw_id = request.path_params.get("id")
+    if raw_id is not None and not str(raw_id).isdigit():
+        return _error(404, "no dead notification with that id")
     ids = None if raw_id is None else [int(raw_id)]
     try:
         count = await services.store.write(
@@ -117,7 +122,7 @@ async def retry_outbox(request: Request) -> Response:
         return _unavailable()
     if ids is not None and count == 0:
         return _error(404, "no dead notification with that id")
-    return JSONResponse({"requeued": count})
+    return JSONResponse(m.Requeued(requeued=count).body())
 
 
 def _time(value: object, *, field: str = "startsAt", required: bool = False) -> float | None:
@@ -135,6 +140,10 @@ def _time(value: object, *, field: str = "startsAt", required: bool = False) -> 
     raise ValueError(f"{field}: expected an ISO 8601 time")
 
 
+def _silence(silence: Silence, *, now: float) -> m.Silence:
+    return m.Silence.model_validate(silences.describe(silence, now=now))
+
+
 def _error(status: int, message: str) -> Response:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -150,5 +159,5 @@ def admin_routes() -> list[Route]:
         Route("/api/admin/silences/{id}", delete_silence, methods=["DELETE"]),
         Route("/api/admin/outbox", list_outbox, methods=["GET"]),
         Route("/api/admin/outbox/retry", retry_outbox, methods=["POST"]),
-        Route("/api/admin/outbox/{id:int}/retry", retry_outbox, methods=["POST"]),
+        Route("/api/admin/outbox/{id}/retry", retry_outbox, methods=["POST"]),
     ]

@@ -20,8 +20,11 @@ from receiver.notifiers.base import Notifier
 from receiver.notifiers.registry import build_notifiers, close_all, specs_by_receiver
 from receiver.store import Store, open_store
 from receiver.web.admin import admin_routes
+from receiver.web.api import api_routes
 from receiver.web.context import Services
+from receiver.web.openapi import openapi_json
 from receiver.web.ops import healthz, metrics, readyz
+from receiver.web.query_api import QueryAPI
 from receiver.web.timing import RequestTiming
 from receiver.web.webhook import receive_webhook
 
@@ -64,6 +67,7 @@ def create_app(
         on_notifications=delivery.wake.set,
         wake=services.new_failures,
     )
+    query_api = QueryAPI.from_settings(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -82,6 +86,7 @@ def create_app(
             stop.set()
             await asyncio.gather(*workers, return_exceptions=True)
             await close_all(senders)
+            await query_api.close()
             await services.store.close()
             log.info("failwatch stopped")
 
@@ -91,6 +96,8 @@ def create_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *admin_routes(),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        *api_routes(cors_origins=settings.cors_origins),
     ]
     app = Starlette(
         routes=routes,
@@ -98,4 +105,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.query_api = query_api
     return app

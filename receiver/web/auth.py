@@ -3,6 +3,9 @@
 Database Webhooks are not signed; the dashboard's two helpers put a shared secret in
 `x-supabase-webhook-source` or `Authorization: Bearer`. failwatch also takes
 `x-webhook-secret`. Several secrets may be valid at once, for rotation.
+
+The admin API (`/api/admin/*`) takes `FAILWATCH_ADMIN_TOKEN` as a bearer token only:
+no token is 401, a wrong one 403, and with no token configured the admin API is off (404).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from collections.abc import Sequence
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from receiver.web.context import services_of
 
 SECRET_HEADERS = ("x-supabase-webhook-source", "x-webhook-secret")
 
@@ -53,20 +58,20 @@ def matches_any(presented: Sequence[bytes], accepted: Sequence[bytes]) -> bool:
 
 
 def require_admin(request: Request) -> Response | None:
-    """None if the request carries the admin token; else the 401/403 to answer with."""
-    services = request.app.state.services
-    token = services.settings.admin_token
+    """The refusal to send for a request that is not the admin's, or None to go on."""
+    configured = services_of(request).settings.admin_token
+    if configured is None:
+        return JSONResponse(
+            {"error": "the admin API is disabled; set FAILWATCH_ADMIN_TOKEN to enable it"},
+            status_code=404,
+        )
     presented = bearer_token(request.headers)
     if presented is None:
         return JSONResponse(
-            {"error": "admin token required (Authorization: Bearer …)"},
+            {"error": "missing bearer token"},
             status_code=401,
-            headers={"WWW-Authenticate": "Bearer"},
+            headers={"www-authenticate": "Bearer"},
         )
-    if token is None:
-        return JSONResponse(
-            {"error": "the admin API is disabled: set FAILWATCH_ADMIN_TOKEN"}, status_code=403
-        )
-    if not matches_any([presented], [token.get_secret_value().encode()]):
-        return JSONResponse({"error": "wrong admin token"}, status_code=403)
+    if not matches_any([presented], [configured.get_secret_value().encode()]):
+        return JSONResponse({"error": "invalid admin token"}, status_code=403)
     return None

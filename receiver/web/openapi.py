@@ -1,0 +1,308 @@
+"""`GET /openapi.json`: the OpenAPI 3.1 document of every endpoint of failwatch.
+
+Bodies come from the pydantic models the handlers answer with (`api_models`), query
+parameters from the specs the handlers read them with (`api`), so the document follows
+the code; the tests check the served answers against it with schemathesis and that
+every route of the app is described here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from receiver import __version__
+from receiver.web import api_models as m
+from receiver.web import params
+from receiver.web.params import QueryParam
+
+_REF = "#/components/schemas/{model}"
+
+_RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
+    m.ErrorResponse,
+    m.FailedGenerations,
+    m.FailureStats,
+    m.OwnFailures,
+    m.WebhookResult,
+    m.WebhookError,
+    m.Health,
+    m.Readiness,
+    m.Silence,
+    m.Silences,
+    m.Expired,
+    m.Outbox,
+    m.Requeued,
+)
+_REQUEST_MODELS: tuple[type[BaseModel], ...] = (m.WebhookPayload, m.SilenceRequest)
+
+Security = list[dict[str, list[str]]]
+_ADMIN: Security = [{"adminToken": []}]
+_USER: Security = [{"supabaseUser": []}]
+_WEBHOOK: Security = [{"webhookSource": []}, {"webhookSecret": []}, {"webhookBearer": []}]
+
+_SECURITY_SCHEMES = {
+    "adminToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "FAILWATCH_ADMIN_TOKEN. Missing → 401, wrong → 403.",
+    },
+    "supabaseUser": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A Supabase access token (audience `authenticated`); `sub` is the user.",
+    },
+    "webhookSource": {"type": "apiKey", "in": "header", "name": "x-supabase-webhook-source"},
+    "webhookSecret": {"type": "apiKey", "in": "header", "name": "x-webhook-secret"},
+    "webhookBearer": {"type": "http", "scheme": "bearer"},
+}
+
+_ERRORS = {
+    400: "a query parameter is invalid (`parameter` names it)",
+    401: "no credentials, or credentials that prove nothing",
+    403: "a wrong admin token",
+    404: "the feature is not configured; the message says which variable enables it",
+    413: "the body is too large",
+    503: "the source database or the state store is down",
+}
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSONResponse(openapi_document())
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "failwatch",
+            "version": __version__,
+            "description": "Grouped alerts for failed generations in Supabase, and the "
+            "failed-generations guide's API.",
+        },
+        "paths": _paths(),
+        "components": {"schemas": _schemas(), "securitySchemes": _SECURITY_SCHEMES},
+    }
+
+
+def _paths() -> dict[str, Any]:
+    return {
+        "/webhooks/supabase": {"post": _webhook()},
+        "/healthz": {
+            "get": _operation(
+                "healthz", "Liveness: the process serves", None, {200: _json(m.Health)}
+            )
+        },
+        "/readyz": {
+            "get": _operation(
+                "readyz",
+                "Readiness: the state store answers",
+                None,
+                {200: _json(m.Readiness), 503: _json(m.Readiness, "state store unreachable")},
+            )
+        },
+        "/metrics": {
+            "get": _operation(
+                "metrics",
+                "Prometheus metrics",
+                None,
+                {
+                    200: {
+                        "description": "text exposition format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            )
+        },
+        "/openapi.json": {
+            "get": _operation(
+                "openapi",
+                "This document",
+                None,
+                {
+                    200: {
+                        "description": "OpenAPI 3.1",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            )
+        },
+        "/api/admin/failed-generations": {
+            "get": _operation(
+                "adminFailedGenerations",
+                "Failed and stuck generations of every user, grouped by user",
+                _ADMIN,
+                {200: _json(m.FailedGenerations), **_errors(400, 401, 403, 404, 503)},
+                params.FAILED_GENERATIONS,
+            )
+        },
+        "/api/admin/failure-stats": {
+            "get": _operation(
+                "adminFailureStats",
+                "get_failure_stats(hoursBack) per model, and by error category",
+                _ADMIN,
+                {200: _json(m.FailureStats), **_errors(400, 401, 403, 404, 503)},
+                params.FAILURE_STATS,
+            )
+        },
+        "/api/generations/failed": {
+            "get": _operation(
+                "ownFailedGenerations",
+                "The caller's own failed generations",
+                _USER,
+                {200: _json(m.OwnFailures), **_errors(400, 401, 404, 503)},
+                params.OWN_FAILURES,
+            )
+        },
+        "/api/admin/silences": {
+            "get": _operation(
+                "listSilences",
+                "Silences, active and past",
+                _ADMIN,
+                {200: _json(m.Silences), **_errors(401, 403, 404, 503)},
+            ),
+            "post": _operation(
+                "createSilence",
+                "Mute failures that match, from startsAt to endsAt",
+                _ADMIN,
+                {
+                    201: _json(m.Silence, "created"),
+                    **_errors(400, 401, 403, 404, 413, 503),
+                    422: _json(m.ErrorResponse, "not a valid silence"),
+                },
+                body=m.SilenceRequest,
+            ),
+        },
+        "/api/admin/silences/{id}": {
+            "delete": {
+                **_operation(
+                    "expireSilence",
+                    "End a silence now",
+                    _ADMIN,
+                    {200: _json(m.Expired, "expired"), **_errors(401, 403, 404, 503)},
+                ),
+                "parameters": [_path_param("id", {"type": "string"})],
+            }
+        },
+        "/api/admin/outbox": {
+            "get": {
+                **_operation(
+                    "listOutbox",
+                    "Notifications in the outbox (default: the dead letter)",
+                    _ADMIN,
+                    {200: _json(m.Outbox), **_errors(400, 401, 403, 404, 503)},
+                ),
+                "parameters": [
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"enum": ["pending", "sent", "dead", "all"], "default": "dead"},
+                    }
+                ],
+            }
+        },
+        "/api/admin/outbox/retry": {
+            "post": _operation(
+                "retryDeadNotifications",
+                "Send every dead notification again",
+                _ADMIN,
+                {200: _json(m.Requeued), **_errors(401, 403, 404, 503)},
+            )
+        },
+        "/api/admin/outbox/{id}/retry": {
+            "post": {
+                **_operation(
+                    "retryDeadNotification",
+                    "Send one dead notification again",
+                    _ADMIN,
+                    {200: _json(m.Requeued), **_errors(401, 403, 404, 503)},
+                ),
+                "parameters": [_path_param("id", {"type": "integer"})],
+            }
+        },
+    }
+
+
+def _webhook() -> dict[str, Any]:
+    return _operation(
+        "receiveWebhook",
+        "A Supabase Database Webhook call about the generations table",
+        _WEBHOOK,
+        {
+            202: _json(m.WebhookResult, "accepted, duplicate, or ignored (not a new failure)"),
+            400: _json(m.WebhookError, "not JSON"),
+            401: _json(m.WebhookError, "missing or wrong shared secret"),
+            413: _json(m.WebhookError, "body larger than FAILWATCH_MAX_BODY_BYTES"),
+            422: _json(m.WebhookError, "JSON that is not a webhook payload (`field` names it)"),
+            503: _json(m.WebhookError, "state store unavailable; nothing was stored"),
+        },
+        body=m.WebhookPayload,
+    )
+
+
+def _operation(
+    operation_id: str,
+    summary: str,
+    security: Security | None,
+    responses: dict[int, Any],
+    parameters: Sequence[QueryParam] = (),
+    *,
+    body: type[BaseModel] | None = None,
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": summary,
+        "responses": {str(status): response for status, response in responses.items()},
+    }
+    if security is not None:
+        operation["security"] = security
+    if parameters:
+        operation["parameters"] = [
+            {
+                "name": param.name,
+                "in": "query",
+                "required": False,
+                "description": param.description,
+                "schema": param.schema(),
+            }
+            for param in parameters
+        ]
+    if body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": _REF.format(model=body.__name__)}}},
+        }
+    return operation
+
+
+def _path_param(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def _json(model: type[BaseModel], description: str | None = None) -> dict[str, Any]:
+    return {
+        "description": description or (model.__doc__ or model.__name__).strip().splitlines()[0],
+        "content": {"application/json": {"schema": {"$ref": _REF.format(model=model.__name__)}}},
+    }
+
+
+def _errors(*statuses: int) -> dict[int, Any]:
+    return {status: _json(m.ErrorResponse, _ERRORS[status]) for status in statuses}
+
+
+def _schemas() -> dict[str, Any]:
+    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (model, "serialization") for model in _RESPONSE_MODELS
+    ]
+    wanted += [(model, "validation") for model in _REQUEST_MODELS]
+    _, definitions = models_json_schema(wanted, ref_template=_REF)
+    schemas: dict[str, Any] = definitions["$defs"]
+    return schemas

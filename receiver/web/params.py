@@ -1,0 +1,148 @@
+"""Query parameters of the APIs: read strictly, and described from the same spec.
+
+Each parameter is declared once (name, bounds, default); handlers `read` it and the
+OpenAPI document takes its `schema()`, so the two agree. A bad value is a
+`BadParameter` naming it (→ 400). Integers are plain decimal digits within range (no
+signs, spaces or exponents); ids are bounded printable text (PostgreSQL text cannot
+hold NUL, and no id needs control characters); a parameter given twice is refused
+rather than guessed at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from starlette.datastructures import QueryParams
+
+from receiver.queries import StatusFilter
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class BadParameter(Exception):
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name}: {problem}")
+        self.name = name
+
+
+def _single(query: QueryParams, name: str) -> str | None:
+    values = query.getlist(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise BadParameter(name, "given more than once")
+    return values[0]
+
+
+@dataclass(frozen=True, slots=True)
+class IntParam:
+    name: str
+    default: int
+    low: int
+    high: int
+    description: str
+
+    def read(self, query: QueryParams) -> int:
+        raw = _single(query, self.name)
+        if raw is None:
+            return self.default
+        problem = f"expected a whole number from {self.low} to {self.high}"
+        if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(self.high)):
+            raise BadParameter(self.name, problem)
+        value = int(raw)
+        if not self.low <= value <= self.high:
+            raise BadParameter(self.name, problem)
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "type": "integer",
+            "minimum": self.low,
+            "maximum": self.high,
+            "default": self.default,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class IdParam:
+    name: str
+    description: str
+    max_chars: int = 128
+
+    def read(self, query: QueryParams) -> str | None:
+        raw = _single(query, self.name)
+        if raw is None:
+            return None
+        if not raw or len(raw) > self.max_chars or not raw.isprintable():
+            problem = f"expected an id of 1 to {self.max_chars} printable characters"
+            raise BadParameter(self.name, problem)
+        return raw
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "minLength": 1, "maxLength": self.max_chars}
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceParam(Generic[E]):
+    name: str
+    options: type[E]
+    default: E
+    description: str
+
+    def read(self, query: QueryParams) -> E:
+        raw = _single(query, self.name)
+        if raw is None:
+            return self.default
+        try:
+            return self.options(raw)
+        except ValueError:
+            allowed = ", ".join(option.value for option in self.options)
+            raise BadParameter(self.name, f"expected one of {allowed}") from None
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "type": "string",
+            "enum": [option.value for option in self.options],
+            "default": self.default.value,
+        }
+
+
+QueryParam = IntParam | IdParam | ChoiceParam[Any]
+
+
+# The parameters of the guide's API, as its endpoints read them.
+
+STATUS = ChoiceParam(
+    "status",
+    options=StatusFilter,
+    default=StatusFilter.ALL,
+    description="failed rows, stuck rows (processing longer than FAILWATCH_STUCK_AFTER), or both",
+)
+HOURS_AGO = IntParam(
+    "hoursAgo", default=24, low=1, high=720, description="only rows created within this many hours"
+)
+USER_ID = IdParam("userId", description="only this user's generations (generations.user_id)")
+SESSION_ID = IdParam("sessionId", description="only generations of this session")
+ADMIN_LIMIT = IntParam(
+    "limit",
+    default=100,
+    low=1,
+    high=1000,
+    description="at most this many entries in byUser and in generations",
+)
+USER_LIMIT = IntParam(
+    "limit", default=50, low=1, high=1000, description="at most this many generations"
+)
+HOURS_BACK = IntParam(
+    "hoursBack",
+    default=24,
+    low=1,
+    high=720,
+    description="failures created within this many hours (get_failure_stats)",
+)
+
+FAILED_GENERATIONS = (STATUS, HOURS_AGO, USER_ID, ADMIN_LIMIT)
+FAILURE_STATS = (HOURS_BACK,)
+OWN_FAILURES = (HOURS_AGO, SESSION_ID, USER_LIMIT)

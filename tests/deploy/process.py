@@ -25,9 +25,17 @@ def free_port() -> int:
         return port
 
 
+_PROXIES = frozenset({"http_proxy", "https_proxy", "all_proxy"})
+
+
 def clean_environment() -> dict[str, str]:
-    """This process's environment without any FAILWATCH_* setting of the developer's."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("FAILWATCH_")}
+    """This process's environment without the developer's FAILWATCH_* settings, and
+    without proxies (the servers under test are on the loopback interface)."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("FAILWATCH_") and k.lower() not in _PROXIES
+    }
 
 
 @dataclass(slots=True)
@@ -49,7 +57,10 @@ class Server:
                     + self.log()
                 )
             try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=2.0).status_code == 200:
+                if (
+                    httpx.get(f"{self.base_url}/readyz", timeout=2.0, trust_env=False).status_code
+                    == 200
+                ):
                     return
             except httpx.TransportError:
                 pass

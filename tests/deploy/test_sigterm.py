@@ -94,7 +94,7 @@ async def refusing_connections(base_url: str) -> None:
     """Wait until a new connection is refused or dropped unanswered: the server has begun
     its shutdown (uvicorn closes the listener and asks open connections to finish in one
     step), so the requests in flight are now the ones it must finish."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=1.0) as probe:
+    async with httpx.AsyncClient(base_url=base_url, timeout=1.0, trust_env=False) as probe:
         while True:
             try:
                 await probe.get("/healthz", headers={"connection": "close"})
@@ -112,7 +112,7 @@ async def load_then_sigterm(server: Server) -> tuple[Tally, httpx.Response, floa
     limits = httpx.Limits(max_connections=CLIENTS + 2, max_keepalive_connections=CLIENTS + 2)
     timeout = httpx.Timeout(GRACE)
     async with httpx.AsyncClient(
-        base_url=server.base_url, limits=limits, timeout=timeout
+        base_url=server.base_url, limits=limits, timeout=timeout, trust_env=False
     ) as client:
         workers = [asyncio.create_task(_client(client, ids, tally)) for _ in range(CLIENTS)]
         while len(tally.accepted) < STOP_AFTER:
@@ -133,7 +133,7 @@ async def load_then_sigterm(server: Server) -> tuple[Tally, httpx.Response, floa
         await sent.wait()
         # A later request answered on another connection: by then the server has read the
         # held request's headers (both arrived at the same listener, in this order).
-        async with httpx.AsyncClient(base_url=server.base_url) as other:
+        async with httpx.AsyncClient(base_url=server.base_url, trust_env=False) as other:
             assert (await other.get("/healthz")).status_code == 200
 
         server.process.send_signal(signal.SIGTERM)
@@ -200,12 +200,16 @@ def test_sigterm_under_load_keeps_every_accepted_failure(tmp_path: Path) -> None
         again.wait_ready()
         seen = sorted(accepted)[0]
         repeat = httpx.post(
-            f"{again.base_url}/webhooks/supabase", content=failure_body(seen), headers=HEADERS
+            f"{again.base_url}/webhooks/supabase",
+            content=failure_body(seen),
+            headers=HEADERS,
+            trust_env=False,
         )
         fresh = httpx.post(
             f"{again.base_url}/webhooks/supabase",
             content=failure_body("gen-after-restart"),
             headers=HEADERS,
+            trust_env=False,
         )
         assert (repeat.status_code, repeat.json()) == (202, {"status": "duplicate"})
         assert (fresh.status_code, fresh.json()) == (202, {"status": "accepted"})

@@ -1,9 +1,9 @@
 """The Kubernetes manifests and the Compose file agree with the code and the image.
 
 yamllint and hadolint check their form (`make lint`); these tests check what they mean:
-known setting names only (an unknown FAILWATCH_ variable is silently ignored, so a typo
-would disable a setting), a settings file that loads, probes on the real endpoints, and
-the image's user, port and command.
+known setting names only (failwatch refuses to start on an unknown FAILWATCH_ variable:
+better to learn that here than from a crash-looping pod), a settings file that loads,
+probes on the real endpoints, and the image's user, port and command.
 """
 
 from __future__ import annotations

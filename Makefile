@@ -9,7 +9,10 @@ STAMP := $(VENV)/.synced
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck unit bench clean
+# Linted YAML: the deployment files, and the example configurations when there are any.
+YAML_FILES := .yamllint deploy $(wildcard config/*.yaml config/*.yml)
+
+.PHONY: run test lint typecheck unit bench docs clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -25,6 +28,8 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check receiver tests
 	$(VENV)/bin/ruff format --check receiver tests
+	$(VENV)/bin/hadolint deploy/Dockerfile
+	$(VENV)/bin/yamllint --strict $(YAML_FILES)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -33,6 +38,10 @@ unit: $(STAMP)
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 test: lint typecheck unit
+
+# The README's configuration reference, regenerated from the settings model.
+docs: $(STAMP)
+	$(VENV)/bin/python -m receiver.docs
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m tests.bench.run

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from receiver import __version__, cli_send_test, cli_state
 from receiver.config import Settings, load_settings
 from receiver.errors import ConfigError
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,8 +93,28 @@ def _serve(args: argparse.Namespace) -> int:
         server_header=False,
         timeout_graceful_shutdown=20,
     )
-    uvicorn.Server(config).run()
+    _run_until_stopped(uvicorn.Server(config))
     return 0
+
+
+def _run_until_stopped(server: uvicorn.Server) -> None:
+    """Serve until SIGTERM or SIGINT, shut down gracefully, and return (exit code 0).
+
+    uvicorn re-raises the signal it stopped for once it has put back the handler it found,
+    so that the process dies of it (exit 143 for SIGTERM). A stop the orchestrator asked for
+    is a clean exit, so the handler it finds only asks the server to stop — which also
+    covers a signal that arrives before uvicorn has installed its own.
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _check_config(args: argparse.Namespace) -> int:

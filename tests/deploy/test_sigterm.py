@@ -1,0 +1,216 @@
+"""SIGTERM under load: a stop loses nothing that was acknowledged.
+
+A real `failwatch serve` takes many concurrent webhooks of distinct failures, plus one
+request whose body is still arriving, when it gets SIGTERM. Afterwards every failure it
+answered `202 accepted` is in the SQLite file, the file is intact, the in-flight request
+was finished rather than dropped, the process exited 0 within the grace period, and the
+next start serves again on the same file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.deploy.manifests import shutdown_budget_seconds
+from tests.deploy.process import Server, clean_environment, free_port, running
+
+pytestmark = [pytest.mark.acceptance, pytest.mark.timeout(180)]
+
+SECRET = "sigterm-test-secret"
+HEADERS = {"x-supabase-webhook-source": SECRET, "content-type": "application/json"}
+CLIENTS = 48  # concurrent connections, like pg_net's worker sending a burst
+STOP_AFTER = 400  # accepted failures before SIGTERM: well into the burst
+BURST = 20_000  # more than can be sent before the stop, so the load never runs dry
+STOP_NOTICED_WITHIN = 10.0  # seconds from SIGTERM until new connections are refused
+HOLD_AFTER_STOP = 1.0  # seconds the in-flight request's body is held after the stop began
+# The time Kubernetes gives the process after its preStop sleep, before SIGKILL.
+GRACE = shutdown_budget_seconds()
+
+
+def failure_body(generation_id: str) -> bytes:
+    return json.dumps(
+        {
+            "type": "UPDATE",
+            "table": "generations",
+            "schema": "public",
+            "record": {
+                "id": generation_id,
+                "status": "failed",
+                "model_id": "flux-pro",
+                "parameters": {"error": f"Rate limit exceeded (429) for {generation_id}"},
+            },
+            "old_record": {"id": generation_id, "status": "processing"},
+        }
+    ).encode()
+
+
+@dataclass
+class Tally:
+    sent: set[str] = field(default_factory=set)
+    accepted: set[str] = field(default_factory=set)
+    other: dict[int, int] = field(default_factory=dict)
+    transport_errors: int = 0
+
+
+async def _client(client: httpx.AsyncClient, ids: list[str], tally: Tally) -> None:
+    while ids:
+        generation_id = ids.pop()
+        tally.sent.add(generation_id)
+        try:
+            answer = await client.post(
+                "/webhooks/supabase", content=failure_body(generation_id), headers=HEADERS
+            )
+        except httpx.TransportError:
+            tally.transport_errors += 1
+            return  # the server stopped accepting; this client is done
+        if answer.status_code == 202 and answer.json() == {"status": "accepted"}:
+            tally.accepted.add(generation_id)
+        else:
+            tally.other[answer.status_code] = tally.other.get(answer.status_code, 0) + 1
+
+
+async def _held_body(
+    first: bytes, rest: bytes, sent: asyncio.Event, release: asyncio.Event
+) -> AsyncIterator[bytes]:
+    yield first
+    sent.set()
+    await release.wait()
+    yield rest
+
+
+async def refusing_connections(base_url: str) -> None:
+    """Wait until a new connection is refused or dropped unanswered: the server has begun
+    its shutdown (uvicorn closes the listener and asks open connections to finish in one
+    step), so the requests in flight are now the ones it must finish."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=1.0, trust_env=False) as probe:
+        while True:
+            try:
+                await probe.get("/healthz", headers={"connection": "close"})
+            except httpx.TimeoutException:
+                continue
+            except httpx.TransportError:
+                return
+            await asyncio.sleep(0.01)
+
+
+async def load_then_sigterm(server: Server) -> tuple[Tally, httpx.Response, float]:
+    """The burst, SIGTERM in the middle of it, and one request in flight across the stop."""
+    tally = Tally()
+    ids = [f"gen-{n:05d}" for n in range(BURST)]
+    limits = httpx.Limits(max_connections=CLIENTS + 2, max_keepalive_connections=CLIENTS + 2)
+    timeout = httpx.Timeout(GRACE)
+    async with httpx.AsyncClient(
+        base_url=server.base_url, limits=limits, timeout=timeout, trust_env=False
+    ) as client:
+        workers = [asyncio.create_task(_client(client, ids, tally)) for _ in range(CLIENTS)]
+        while len(tally.accepted) < STOP_AFTER:
+            if all(w.done() for w in workers):
+                raise AssertionError(f"the burst ended early: {tally}\n{server.log()}")
+            await asyncio.sleep(0.005)
+
+        # One request whose headers are in but whose body is not: in flight at the stop.
+        body = failure_body("gen-in-flight")
+        sent, release = asyncio.Event(), asyncio.Event()
+        in_flight = asyncio.create_task(
+            client.post(
+                "/webhooks/supabase",
+                content=_held_body(body[:20], body[20:], sent, release),
+                headers=HEADERS,
+            )
+        )
+        await sent.wait()
+        # A later request answered on another connection: by then the server has read the
+        # held request's headers (both arrived at the same listener, in this order).
+        async with httpx.AsyncClient(base_url=server.base_url, trust_env=False) as other:
+            assert (await other.get("/healthz")).status_code == 200
+
+        server.process.send_signal(signal.SIGTERM)
+        stopped_at = time.monotonic()
+        async with asyncio.timeout(STOP_NOTICED_WITHIN):
+            await refusing_connections(server.base_url)
+        # Keep it in flight well into the shutdown (uvicorn itself pauses 0.1 s before it
+        # starts to wait for requests), so only a graceful server can still answer it.
+        await asyncio.sleep(HOLD_AFTER_STOP)
+        release.set()
+        held_answer = await in_flight
+        await asyncio.gather(*workers)
+    return tally, held_answer, stopped_at
+
+
+def stored_generation_ids(database: Path) -> tuple[str, set[str], int]:
+    with sqlite3.connect(database) as conn:
+        (integrity,) = conn.execute("PRAGMA integrity_check").fetchone()
+        rows = [row[0] for row in conn.execute("SELECT generation_id FROM failures")]
+    conn.close()
+    return integrity, set(rows), len(rows)
+
+
+def test_sigterm_under_load_keeps_every_accepted_failure(tmp_path: Path) -> None:
+    database = tmp_path / "failwatch.db"
+    env = {
+        **clean_environment(),
+        "FAILWATCH_STATE_URL": f"sqlite:///{database}",
+        "FAILWATCH_WEBHOOK_SECRET": SECRET,
+        "FAILWATCH_LOG_LEVEL": "warning",  # a log line per webhook would slow the burst
+    }
+
+    def serve(port: int) -> list[str]:
+        return [sys.executable, "-m", "receiver", "serve", "--port", str(port)]
+
+    port = free_port()
+    with running(
+        serve(port), env=env, cwd=tmp_path, port=port, log_path=tmp_path / "first.log"
+    ) as server:
+        server.wait_ready()
+        tally, held_answer, stopped_at = asyncio.run(load_then_sigterm(server))
+        try:
+            exit_code = server.process.wait(timeout=stopped_at + GRACE - time.monotonic())
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running {GRACE} s after SIGTERM") from None
+
+    assert exit_code == 0, server.log()
+    assert (held_answer.status_code, held_answer.json()) == (202, {"status": "accepted"})
+    accepted = tally.accepted | {"gen-in-flight"}
+    assert tally.other == {}, f"unexpected answers during the burst: {tally.other}"
+    assert len(accepted) > STOP_AFTER
+
+    integrity, stored, rows = stored_generation_ids(database)
+    assert integrity == "ok"
+    assert rows == len(stored), "a failure was stored twice"
+    assert accepted - stored == set(), "acknowledged failures were lost"
+    # Anything stored but unacknowledged was committed while its answer was cut off.
+    assert stored <= tally.sent | {"gen-in-flight"}
+
+    port = free_port()
+    with running(
+        serve(port), env=env, cwd=tmp_path, port=port, log_path=tmp_path / "second.log"
+    ) as again:
+        again.wait_ready()
+        seen = sorted(accepted)[0]
+        repeat = httpx.post(
+            f"{again.base_url}/webhooks/supabase",
+            content=failure_body(seen),
+            headers=HEADERS,
+            trust_env=False,
+        )
+        fresh = httpx.post(
+            f"{again.base_url}/webhooks/supabase",
+            content=failure_body("gen-after-restart"),
+            headers=HEADERS,
+            trust_env=False,
+        )
+        assert (repeat.status_code, repeat.json()) == (202, {"status": "duplicate"})
+        assert (fresh.status_code, fresh.json()) == (202, {"status": "accepted"})
+        assert again.terminate(timeout=GRACE) == 0, again.log()

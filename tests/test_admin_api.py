@@ -142,3 +142,10 @@ async def test_outbox_listing_and_retry(tmp_path: Path) -> None:
         assert none.status_code == 404
         everything = await client.post("/api/admin/outbox/retry", headers=ADMIN)
         assert everything.json() == {"requeued": 0}
+
+
+@pytest.mark.parametrize("outbox_id", ["9223372036854775808", "-1", "abc", "1e3"])
+async def test_out_of_range_outbox_ids_are_not_found(tmp_path: Path, outbox_id: str) -> None:
+    async with serving(app(tmp_path)) as client:
+        response = await client.post(f"/api/admin/outbox/{outbox_id}/retry", headers=ADMIN)
+    assert response.status_code == 404

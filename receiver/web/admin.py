@@ -24,6 +24,7 @@ from receiver.web.auth import require_admin
 from receiver.web.context import services_of
 
 MAX_BODY = 64 * 1024
+MAX_ID = 2**63 - 1  # outbox ids are 64-bit integers in both stores
 
 
 async def list_silences(request: Request) -> Response:
@@ -111,7 +112,7 @@ async def retry_outbox(request: Request) -> Response:
         return denied
     services = services_of(request)
     raw_id = request.path_params.get("id")
-    if raw_id is not None and not str(raw_id).isdigit():
+    if raw_id is not None and not (str(raw_id).isdigit() and int(raw_id) <= MAX_ID):
         return _error(404, "no dead notification with that id")
     ids = None if raw_id is None else [int(raw_id)]
     try:

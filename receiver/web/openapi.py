@@ -225,7 +225,9 @@ def _paths() -> dict[str, Any]:
                     _ADMIN,
                     {200: _json(m.Requeued), **_errors(401, 403, 404, 503)},
                 ),
-                "parameters": [_path_param("id", {"type": "integer"})],
+                "parameters": [
+                    _path_param("id", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1})
+                ],
             }
         },
     }

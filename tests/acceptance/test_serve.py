@@ -124,9 +124,8 @@ def test_serve_accepts_dedups_ignores_refuses_and_stops_cleanly(tmp_path: Path) 
     assert refused.status_code == 401
     assert 'failwatch_webhook_events_total{outcome="accepted"} 1.0' in metrics
 
-    # uvicorn shuts down gracefully, then re-raises the SIGTERM it caught, so the exit
-    # status is "terminated by SIGTERM" (143 in a shell) rather than 0; both are clean.
-    assert code in (0, -signal.SIGTERM), server.stderr()
+    # A graceful stop on SIGTERM is a clean exit.
+    assert code == 0, server.stderr()
     logs = server.log_lines()  # every line is JSON: no stray tracebacks
     messages = [line["msg"] for line in logs]
     assert "failwatch stopped" in messages  # the lifespan closed the store
@@ -172,7 +171,7 @@ def test_every_202_is_on_disk_when_sigterm_arrives_mid_load(tmp_path: Path) -> N
 
     accepted = {gid for gid, status in answered.items() if status == 202}
     assert len(accepted) >= 50
-    assert code in (0, -signal.SIGTERM), server.stderr()
+    assert code == 0, server.stderr()
     assert accepted <= set(stored_generation_ids(server.db_path))
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from receiver import __version__
+from receiver import __version__, cli_supabase
 from receiver.config import Settings, load_settings
 from receiver.errors import ConfigError
 
@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
 
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(handler=lambda args: print(__version__) or 0)
+    cli_supabase.register(commands)
     return parser
 
 

@@ -14,6 +14,7 @@ WEBHOOK_OUTCOMES = (
     "too_large",
     "unavailable",
 )
+SWEEP_RESULTS = ("ok", "skipped", "source_unavailable", "store_unavailable", "error")
 
 
 class Metrics:
@@ -47,6 +48,20 @@ class Metrics:
         )
         self.outbox_pending = Gauge(
             "failwatch_outbox_pending", "Notifications waiting to be sent.", registry=self.registry
+        )
+        self.sweep_runs = Counter(
+            "failwatch_sweep_runs",
+            "Database sweeps by result (skipped: another replica holds the lease).",
+            ["result"],
+            registry=self.registry,
+        )
+        for result in SWEEP_RESULTS:
+            self.sweep_runs.labels(result)
+        self.sweep_found = Counter(
+            "failwatch_sweep_failures",
+            "New failures found by the sweeps: kind=failed means a webhook never arrived.",
+            ["kind"],
+            registry=self.registry,
         )
         self.request_duration = Histogram(
             "failwatch_request_duration_seconds",

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 
 from receiver.model import Failure
+from receiver.store import sqlite_sweep
 from receiver.store.migrations import migrations
 from receiver.store.sqlite_conn import Readers, Writer
 
@@ -36,6 +38,30 @@ class SQLiteStore:
         return await self._readers.run(
             lambda conn: int(conn.execute("SELECT count(*) FROM failures").fetchone()[0])
         )
+
+    # The sweep's state (receiver.sweep.SweepState); the SQL is in sqlite_sweep.py.
+
+    async def acquire_lease(self, name: str, holder: str, *, ttl: float, now: float) -> bool:
+        return await self._writer.submit(
+            lambda conn: sqlite_sweep.acquire_lease(conn, name, holder, ttl=ttl, now=now)
+        )
+
+    async def get_cursor(self, name: str) -> float | None:
+        return await self._readers.run(lambda conn: sqlite_sweep.get_cursor(conn, name))
+
+    async def set_cursor(self, name: str, value: float) -> None:
+        await self._writer.submit(lambda conn: sqlite_sweep.set_cursor(conn, name, value))
+
+    async def mark_stuck(self, generation_ids: Sequence[str], *, now: float) -> None:
+        ids = list(generation_ids)
+        await self._writer.submit(lambda conn: sqlite_sweep.mark_stuck(conn, ids, now=now))
+
+    async def open_stuck_generations(self) -> list[str]:
+        return await self._readers.run(sqlite_sweep.open_stuck_generations)
+
+    async def clear_stuck(self, generation_ids: Sequence[str], *, now: float) -> None:
+        ids = list(generation_ids)
+        await self._writer.submit(lambda conn: sqlite_sweep.clear_stuck(conn, ids))
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from receiver.config import Settings
 from receiver.metrics import Metrics
 from receiver.store import Store, open_store
+from receiver.sweep import Sweeper, SweepState, start_sweeper
 from receiver.web.context import Services
 from receiver.web.ops import healthz, metrics, readyz
 from receiver.web.timing import RequestTiming
@@ -39,10 +40,13 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await services.store.open()
+        sweeper = _start_sweeper(services)
         log.info("failwatch started", extra={"state": _state_kind(settings.state_url)})
         try:
             yield
         finally:
+            if sweeper is not None:
+                await sweeper.stop()
             await services.store.close()
             log.info("failwatch stopped")
 
@@ -59,6 +63,22 @@ def create_app(
     )
     app.state.services = services
     return app
+
+
+def _start_sweeper(services: Services) -> Sweeper | None:
+    """The database sweeps run when a source database is configured."""
+    if services.settings.database_url is None:
+        return None
+    if not isinstance(services.store, SweepState):
+        log.warning("this state store cannot hold sweep state; the sweeps are off")
+        return None
+    return start_sweeper(
+        services.settings,
+        services.store,
+        services.metrics,
+        on_new_failure=services.wake_dispatcher,
+        clock=services.clock,
+    )
 
 
 def _state_kind(url: str) -> str:

@@ -26,6 +26,16 @@ HERE = Path(__file__).resolve().parent
 GUIDE_SCHEMA = HERE.parent / "sql" / "guide_schema.sql"
 STANDIN = HERE / "pg_net_standin.sql"
 
+# Just enough of Supabase for the webhook SQL to install (it checks these exist).
+WEBHOOK_PREREQUISITE_STUBS = """
+CREATE SCHEMA supabase_functions;
+CREATE FUNCTION supabase_functions.http_request() RETURNS trigger
+  LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+CREATE SCHEMA net;
+CREATE FUNCTION net.http_post(url text, body jsonb, params jsonb, headers jsonb,
+  timeout_milliseconds integer) RETURNS bigint LANGUAGE sql AS 'SELECT 1::bigint';
+"""
+
 
 def load_guide_schema(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -95,8 +105,10 @@ def stored_failures(db_path: Path) -> list[dict[str, Any]]:
         conn.row_factory = sqlite3.Row
         try:
             rows = conn.execute("SELECT * FROM failures ORDER BY seq").fetchall()
-        except sqlite3.OperationalError:  # not migrated yet
-            return []
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # not migrated yet
+                return []
+            raise
         return [dict(row) for row in rows]
     finally:
         conn.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import tomllib
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -18,18 +20,10 @@ from receiver.supabase_sql import (
     webhook_sql,
 )
 from tests.supabase.conftest import SourceDatabase
+from tests.supabase.support import WEBHOOK_PREREQUISITE_STUBS as STUBS
 
 TRICKY_SECRET = "it's \\ a \"secret\" ' \\' E'x'"
 TRICKY_URL = "https://fw.example.com/webhooks/supabase?q=it's\\'%27"
-
-STUBS = """
-CREATE SCHEMA supabase_functions;
-CREATE FUNCTION supabase_functions.http_request() RETURNS trigger
-  LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
-CREATE SCHEMA net;
-CREATE FUNCTION net.http_post(url text, body jsonb, params jsonb, headers jsonb,
-  timeout_milliseconds integer) RETURNS bigint LANGUAGE sql AS 'SELECT 1::bigint';
-"""
 
 
 @pytest.mark.parametrize(
@@ -169,3 +163,11 @@ def test_a_missing_prerequisite_is_named(
         assert caught.value.diag.message_primary == message
         triggers = conn.execute("SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal")
         assert triggers.fetchone() == (0,)
+
+
+def test_the_wheel_maps_the_sql_into_the_package() -> None:
+    """`sql_dir()` looks for `receiver/setup_sql` in an installed wheel; the build must put
+    the files there (checked by hand with `uv build`, see the report in BENCHMARKS.md)."""
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    mapping = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    assert mapping == {"deploy/sql": "receiver/setup_sql"}

@@ -24,7 +24,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -209,7 +209,6 @@ class Sweeper:
         except (SourceTableError, psycopg.Error) as exc:
             return self._finish(tally.result("error"), started, exc)
         except Exception as exc:  # a background loop must outlive any one bad sweep
-            log.exception("sweep failed unexpectedly")
             return self._finish(tally.result("error"), started, exc)
         return self._finish(tally.result("ok"), started)
 
@@ -246,15 +245,15 @@ class Sweeper:
         self, conn: Connection, table: SourceTable, already_open: set[str], tally: _Tally
     ) -> None:
         params = {"stuck_after": self._options.stuck_after}
-        async for rows in self._pages(
-            conn, lambda after: queries.stuck_page(table, after=after), params
-        ):
-            tally.rows_seen += len(rows)
-            fresh = [row for row in rows if str(row["page_id"]) not in already_open]
-            failures = self._failures(fresh, FailureKind.STUCK)
-            new = await self._record(failures)
-            await self._state.mark_stuck([f.generation_id for f in failures], now=self._clock())
-            tally.stuck.extend(f.generation_id for f in new)
+        pages = self._pages(conn, lambda after: queries.stuck_page(table, after=after), params)
+        async with contextlib.aclosing(pages):
+            async for rows in pages:
+                tally.rows_seen += len(rows)
+                fresh = [row for row in rows if str(row["page_id"]) not in already_open]
+                failures = self._failures(fresh, FailureKind.STUCK)
+                new = await self._record(failures)
+                await self._state.mark_stuck([f.generation_id for f in failures], now=self._clock())
+                tally.stuck.extend(f.generation_id for f in new)
 
     async def _missed(self, conn: Connection, table: SourceTable, tally: _Tally) -> None:
         options = self._options
@@ -265,17 +264,17 @@ class Sweeper:
         else:
             since = max(cursor - options.overlap - options.interval, db_now - options.max_lookback)
         params = {"since": datetime.fromtimestamp(since, UTC)}
-        async for rows in self._pages(
-            conn, lambda after: queries.failed_page(table, after=after), params
-        ):
-            tally.rows_seen += len(rows)
-            new = await self._record(self._failures(rows, FailureKind.FAILED))
-            tally.missed.extend(f.generation_id for f in new)
-            # Progress survives a sweep cut short: everything before this page's last row
-            # is recorded (the overlap covers rows that commit late).
-            reached = min(rows[-1]["page_ts"].timestamp(), db_now)
-            if cursor is None or reached > cursor:
-                await self._state.set_cursor(MISSED_CURSOR, reached)
+        pages = self._pages(conn, lambda after: queries.failed_page(table, after=after), params)
+        async with contextlib.aclosing(pages):
+            async for rows in pages:
+                tally.rows_seen += len(rows)
+                new = await self._record(self._failures(rows, FailureKind.FAILED))
+                tally.missed.extend(f.generation_id for f in new)
+                # Progress survives a sweep cut short: everything before this page's last
+                # row is recorded (the overlap covers rows that commit late).
+                reached = min(rows[-1]["page_ts"].timestamp(), db_now)
+                if cursor is None or reached > cursor:
+                    await self._state.set_cursor(MISSED_CURSOR, reached)
         await self._state.set_cursor(MISSED_CURSOR, db_now)
 
     # Helpers.
@@ -285,7 +284,7 @@ class Sweeper:
         conn: Connection,
         query_for: Callable[[bool], sql.Composed],
         params: Mapping[str, Any],
-    ) -> AsyncIterator[list[DictRow]]:
+    ) -> AsyncGenerator[list[DictRow]]:
         after: tuple[Any, str] | None = None
         limit = self._options.page_size
         while True:

@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 from receiver.metrics import Metrics
 from receiver.source_db import SourceDB
 from receiver.store.sqlite import SQLiteStore
-from receiver.sweep import Sweeper, SweepOptions
+from receiver.sweep import Sweeper, SweepOptions, SweepState
 
 
 def insert_generation(
@@ -85,6 +85,7 @@ async def sweep_rig(
     source_timeout: float = 5.0,
     clock: Callable[[], float] = time.time,
     holder: str = "test-holder",
+    wrap: Callable[[SQLiteStore], SweepState] | None = None,
     **options: Any,
 ) -> AsyncIterator[SweepRig]:
     store = SQLiteStore(str(state_path))
@@ -93,7 +94,7 @@ async def sweep_rig(
     metrics = Metrics()
     sweeper = Sweeper(
         source=source,
-        state=store,
+        state=store if wrap is None else wrap(store),
         metrics=metrics,
         options=dataclasses.replace(SweepOptions(), **options),
         clock=clock,

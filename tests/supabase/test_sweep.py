@@ -5,17 +5,22 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import time
 from pathlib import Path
+from typing import Any, cast
 
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
 from receiver import source_queries_sweep as queries
+from receiver.errors import StoreUnavailable
 from receiver.model import Failure, FailureKind, Source
 from receiver.pipeline import process_webhook
 from receiver.source_db import SourceDB
+from receiver.store.sqlite import SQLiteStore
 from receiver.supabase_sql import webhook_sql
+from receiver.sweep import SweepState
 from tests.supabase.conftest import SourceDatabase
 from tests.supabase.support import install_pg_net_standin, stored_failures
 from tests.supabase.sweep_support import (
@@ -177,6 +182,57 @@ async def test_a_failure_seen_by_webhook_and_sweep_is_stored_once(
         assert swept.missed == ("sweep-first",)
         assert await deliver("sweep-first") is False
         assert await rig.store.count_failures() == 4
+
+
+class FailingAfter:
+    """The real store, until `limit` failures were recorded: then the disk is 'full'."""
+
+    def __init__(self, store: SQLiteStore, limit: int) -> None:
+        self.store = store
+        self.limit = limit
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    async def record_failure(self, failure: Failure, *, received_at: float) -> bool:
+        self.calls += 1
+        if self.calls > self.limit:
+            raise StoreUnavailable("sqlite: database or disk is full")
+        return await self.store.record_failure(failure, received_at=received_at)
+
+
+async def test_a_sweep_cut_short_by_the_store_resumes_where_it_stopped(
+    set_up_db: SourceDatabase, tmp_path: Path
+) -> None:
+    with psycopg.connect(set_up_db.dsn, autocommit=True) as conn:
+        for i in range(30):
+            insert_generation(
+                conn, f"c{i:02}", "failed", created_ago=3600 - i, parameters=error_parameters("x")
+            )
+    failing: list[FailingAfter] = []
+
+    def wrap(store: SQLiteStore) -> SweepState:
+        failing.append(FailingAfter(store, limit=15))
+        return cast(SweepState, failing[0])
+
+    async with sweep_rig(set_up_db.dsn, tmp_path / "fw.db", page_size=10, wrap=wrap) as rig:
+        cut = await rig.sweeper.sweep_once()
+        assert (cut.result, cut.missed) == (
+            "store_unavailable",
+            tuple(f"c{i:02}" for i in range(10)),
+        )
+        assert rig.counter("failwatch_sweep_runs_total", result="store_unavailable") == 1
+        reached = await rig.store.get_cursor("sweep.missed.high_water")
+        assert reached is not None  # the first page's progress was kept: up to c09
+        assert abs(reached - (time.time() - (3600 - 9))) < 60
+        failing[0].limit = 1000
+        resumed = await rig.sweeper.sweep_once()
+        assert resumed.result == "ok"
+        assert resumed.missed[-1] == "c29"
+        assert await rig.store.count_failures() == 30
+    stored = sorted(r["generation_id"] for r in stored_failures(tmp_path / "fw.db"))
+    assert stored == [f"c{i:02}" for i in range(30)]
 
 
 async def test_a_source_database_that_is_down_is_logged_and_counted(

@@ -7,7 +7,7 @@ import psycopg
 import pytest
 
 from receiver.supabase_apply import apply_setup
-from tests.postgres import scratch_database
+from tests.postgres import require_postgres, scratch_database
 from tests.supabase.support import drop_role, load_guide_schema, unique_role
 
 
@@ -29,6 +29,7 @@ class SourceDatabase:
 @pytest.fixture
 def source_db() -> Iterator[SourceDatabase]:
     """The guide's schema in a fresh database; no failwatch SQL yet."""
+    require_postgres()
     role = unique_role()
     try:
         with scratch_database("fw_supa") as dsn:

@@ -14,7 +14,7 @@ from psycopg import sql
 from receiver import source_queries_sweep as queries
 from receiver.source_queries_sweep import SourceTable
 from receiver.supabase_apply import apply_setup
-from tests.postgres import scratch_database
+from tests.postgres import require_postgres, scratch_database
 from tests.supabase.large_table import seed_large_table
 from tests.supabase.support import drop_role, load_guide_schema, unique_role
 
@@ -95,6 +95,7 @@ GUIDE_QUERIES: list[tuple[str, sql.Composable, dict[str, Any], str]] = [
 
 @pytest.fixture(scope="module")
 def large_db() -> Iterator[str]:
+    require_postgres()
     role = unique_role()
     try:
         with scratch_database("fw_supa_plans") as dsn:

@@ -1,4 +1,5 @@
-"""The SQL the sweeps run on the source database, and the one look at its columns.
+"""The SQL the sweeps run on the source database, the one look at its columns, and a
+reader that runs each query bounded in time.
 
 Rows are read as `to_jsonb(g)`, which is how Supabase's webhook serialises a row: a record
 from the sweep and one from the webhook make the same `Failure` (same labels, same
@@ -12,13 +13,19 @@ query on a partial index (`deploy/sql/indexes.sql`).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import DictRow
 
 from receiver.errors import FailwatchError
+from receiver.source_db import SourceUnavailable
+
+T = TypeVar("T")
 
 _REQUIRED = ("id", "status", "created_at")
 
@@ -103,3 +110,49 @@ def still_processing(table: SourceTable) -> sql.Composed:
         "SELECT g.id::text AS id FROM {table} AS g "
         "WHERE g.id = ANY(%(ids)s::{id_type}[]) AND g.status = 'processing'"
     ).format(table=table.name, id_type=sql.Identifier(table.id_type))
+
+
+class SourceReader:
+    """Runs the sweeps' queries on one connection, each bounded in time: the server's
+    statement_timeout covers a slow query, this covers a network that stopped answering."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[DictRow], *, timeout: float) -> None:
+        self.conn = conn
+        self._timeout = timeout
+
+    async def bounded(self, work: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await work
+        except TimeoutError as exc:
+            raise SourceUnavailable("source database did not answer in time") from exc
+
+    async def fetch(
+        self, query: sql.SQL | sql.Composed, params: Mapping[str, Any]
+    ) -> list[DictRow]:
+        async def run() -> list[DictRow]:
+            cursor = await self.conn.execute(query, params)
+            return await cursor.fetchall()
+
+        return await self.bounded(run())
+
+    async def pages(
+        self,
+        query_for: Callable[[bool], sql.Composed],
+        params: Mapping[str, Any],
+        *,
+        limit: int,
+    ) -> AsyncGenerator[list[DictRow]]:
+        """Every row, `limit` at a time; `query_for(after)` builds the first (False) or a
+        following (True) page's query."""
+        after: tuple[Any, str] | None = None
+        while True:
+            page_params = {**params, "limit": limit}
+            if after is not None:
+                page_params.update(after_ts=after[0], after_id=after[1])
+            rows = await self.fetch(query_for(after is not None), page_params)
+            if rows:
+                yield rows
+            if len(rows) < limit:
+                return
+            after = (rows[-1]["page_ts"], str(rows[-1]["page_id"]))

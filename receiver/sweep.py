@@ -24,14 +24,12 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import psycopg
-from psycopg import sql
-from psycopg.rows import DictRow
 
 from receiver import source_queries_sweep as queries
 from receiver.classify import DEFAULT_RULES, ClassifierRule
@@ -41,16 +39,13 @@ from receiver.metrics import Metrics
 from receiver.model import Failure, FailureKind, Source
 from receiver.pipeline import failure_from_row
 from receiver.source_db import SourceDB, SourceUnavailable
-from receiver.source_queries_sweep import SourceTable, SourceTableError
+from receiver.source_queries_sweep import SourceReader, SourceTable, SourceTableError
 
 log = logging.getLogger("failwatch.sweep")
-T = TypeVar("T")
 
 LEASE = "sweep"
 MISSED_CURSOR = "sweep.missed.high_water"
 _SAMPLE_IDS = 10
-
-Connection = psycopg.AsyncConnection[DictRow]
 
 
 @runtime_checkable
@@ -214,26 +209,28 @@ class Sweeper:
 
     async def _sweep(self, tally: _Tally) -> None:
         async with self._source.connection() as conn:
+            reader = SourceReader(conn, timeout=self._options.query_timeout)
             # Timestamps in the records then read as the webhook's do (Supabase runs in UTC).
-            await self._bounded(conn.execute("SET TIME ZONE 'UTC'"))
-            table = await self._describe(conn)
-            still_stuck = await self._resolve(conn, table, tally)
-            await self._stuck(conn, table, still_stuck, tally)
-            await self._missed(conn, table, tally)
+            await reader.bounded(conn.execute("SET TIME ZONE 'UTC'"))
+            table = await self._describe(reader)
+            still_stuck = await self._resolve(reader, table, tally)
+            await self._stuck(reader, table, still_stuck, tally)
+            await self._missed(reader, table, tally)
 
-    async def _describe(self, conn: Connection) -> SourceTable:
+    async def _describe(self, reader: SourceReader) -> SourceTable:
         if self._table is None:
-            self._table = await self._bounded(
-                queries.describe_table(conn, schema=self._options.schema, table=self._options.table)
+            options = self._options
+            self._table = await reader.bounded(
+                queries.describe_table(reader.conn, schema=options.schema, table=options.table)
             )
         return self._table
 
-    async def _resolve(self, conn: Connection, table: SourceTable, tally: _Tally) -> set[str]:
+    async def _resolve(self, reader: SourceReader, table: SourceTable, tally: _Tally) -> set[str]:
         """Clear stuck generations that left `processing`; return those still in it."""
         open_ids = await self._state.open_stuck_generations()
         still: set[str] = set()
         for chunk in _chunks(open_ids, 1000):
-            rows = await self._fetch(conn, queries.still_processing(table), {"ids": chunk})
+            rows = await reader.fetch(queries.still_processing(table), {"ids": chunk})
             still.update(str(row["id"]) for row in rows)
         left = [gid for gid in open_ids if gid not in still]
         if left:
@@ -242,10 +239,14 @@ class Sweeper:
         return still
 
     async def _stuck(
-        self, conn: Connection, table: SourceTable, already_open: set[str], tally: _Tally
+        self, reader: SourceReader, table: SourceTable, already_open: set[str], tally: _Tally
     ) -> None:
         params = {"stuck_after": self._options.stuck_after}
-        pages = self._pages(conn, lambda after: queries.stuck_page(table, after=after), params)
+        pages = reader.pages(
+            lambda after: queries.stuck_page(table, after=after),
+            params,
+            limit=self._options.page_size,
+        )
         async with contextlib.aclosing(pages):
             async for rows in pages:
                 tally.rows_seen += len(rows)
@@ -255,16 +256,20 @@ class Sweeper:
                 await self._state.mark_stuck([f.generation_id for f in failures], now=self._clock())
                 tally.stuck.extend(f.generation_id for f in new)
 
-    async def _missed(self, conn: Connection, table: SourceTable, tally: _Tally) -> None:
+    async def _missed(self, reader: SourceReader, table: SourceTable, tally: _Tally) -> None:
         options = self._options
-        db_now = (await self._fetch(conn, queries.DB_NOW, {}))[0]["now"].timestamp()
+        db_now = (await reader.fetch(queries.DB_NOW, {}))[0]["now"].timestamp()
         cursor = await self._state.get_cursor(MISSED_CURSOR)
         if cursor is None:
             since = db_now - options.first_lookback
         else:
             since = max(cursor - options.overlap - options.interval, db_now - options.max_lookback)
         params = {"since": datetime.fromtimestamp(since, UTC)}
-        pages = self._pages(conn, lambda after: queries.failed_page(table, after=after), params)
+        pages = reader.pages(
+            lambda after: queries.failed_page(table, after=after),
+            params,
+            limit=options.page_size,
+        )
         async with contextlib.aclosing(pages):
             async for rows in pages:
                 tally.rows_seen += len(rows)
@@ -278,25 +283,6 @@ class Sweeper:
         await self._state.set_cursor(MISSED_CURSOR, db_now)
 
     # Helpers.
-
-    async def _pages(
-        self,
-        conn: Connection,
-        query_for: Callable[[bool], sql.Composed],
-        params: Mapping[str, Any],
-    ) -> AsyncGenerator[list[DictRow]]:
-        after: tuple[Any, str] | None = None
-        limit = self._options.page_size
-        while True:
-            page_params = {**params, "limit": limit}
-            if after is not None:
-                page_params.update(after_ts=after[0], after_id=after[1])
-            rows = await self._fetch(conn, query_for(after is not None), page_params)
-            if rows:
-                yield rows
-            if len(rows) < limit:
-                return
-            after = (rows[-1]["page_ts"], str(rows[-1]["page_id"]))
 
     def _failures(self, rows: Sequence[Mapping[str, Any]], kind: FailureKind) -> list[Failure]:
         failures = []
@@ -329,23 +315,6 @@ class Sweeper:
         if new and self._on_new_failure is not None:
             self._on_new_failure()
         return new
-
-    async def _fetch(
-        self, conn: Connection, query: sql.SQL | sql.Composed, params: Mapping[str, Any]
-    ) -> list[DictRow]:
-        async def run() -> list[DictRow]:
-            cursor = await conn.execute(query, params)
-            return await cursor.fetchall()
-
-        return await self._bounded(run())
-
-    async def _bounded(self, work: Awaitable[T]) -> T:
-        # statement_timeout bounds the server; this bounds a network that stopped answering.
-        try:
-            async with asyncio.timeout(self._options.query_timeout):
-                return await work
-        except TimeoutError as exc:
-            raise SourceUnavailable("source database did not answer in time") from exc
 
     def _finish(
         self, result: SweepResult, started: float, error: BaseException | None = None

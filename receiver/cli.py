@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from receiver import __version__, cli_send_test, cli_state
+from receiver import __version__, cli_send_test, cli_state, cli_supabase
 from receiver.config import Settings, load_settings
 from receiver.errors import ConfigError
 
@@ -62,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
 
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(handler=lambda args: print(__version__) or 0)
+    cli_supabase.register(commands)
     return parser
 
 

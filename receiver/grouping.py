@@ -8,7 +8,8 @@ Alertmanager's semantics, as one pure function with the clock passed in:
   else `new_failures`;
 - an open group with nothing new is re-sent every `repeat_interval` (`repeat`);
 - after `resolve_after` without failures it is `resolved` and its episode ends; the next
-  failure opens a new episode (and a new first message).
+  failure opens a new episode (and a new first message). A group of stuck generations
+  resolves as soon as all of them have left `processing`.
 Failures held by a silence are not pending: they neither notify nor keep a group open.
 """
 
@@ -30,6 +31,8 @@ class GroupState:
     last_flush_at: float | None
     has_new_error: bool  # a pending fingerprint that no flush of the episode carried
     resolved: bool = False
+    # Stuck groups: every generation it holds has left `processing` (resolve at once).
+    all_cleared: bool = False
 
 
 def decide(group: GroupState, now: float, timing: Timing) -> Reason | None:
@@ -42,7 +45,7 @@ def decide(group: GroupState, now: float, timing: Timing) -> Reason | None:
         if group.flushes == 0:
             return Reason.FIRST
         return Reason.NEW_ERROR if group.has_new_error else Reason.NEW_FAILURES
-    if now >= group.last_active + timing.resolve_after:
+    if group.all_cleared or now >= group.last_active + timing.resolve_after:
         return Reason.RESOLVED
     if group.last_flush_at is not None and now >= group.last_flush_at + timing.repeat_interval:
         return Reason.REPEAT
@@ -64,6 +67,8 @@ def next_due(group: GroupState, timing: Timing) -> float | None:
         return None
     if group.pending > 0:
         return flush_due(group, timing)
+    if group.all_cleared:
+        return group.last_active
     due = group.last_active + timing.resolve_after
     if group.last_flush_at is not None:
         due = min(due, group.last_flush_at + timing.repeat_interval)

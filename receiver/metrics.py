@@ -14,6 +14,7 @@ WEBHOOK_OUTCOMES = (
     "too_large",
     "unavailable",
 )
+SWEEP_RESULTS = ("ok", "skipped", "source_unavailable", "store_unavailable", "error")
 
 
 class Metrics:
@@ -52,6 +53,20 @@ class Metrics:
             "failwatch_notification_latency_seconds",
             "From a flush being decided to its notification being sent.",
             buckets=(0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0),
+            registry=self.registry,
+        )
+        self.sweep_runs = Counter(
+            "failwatch_sweep_runs",
+            "Database sweeps by result (skipped: another replica holds the lease).",
+            ["result"],
+            registry=self.registry,
+        )
+        for result in SWEEP_RESULTS:
+            self.sweep_runs.labels(result)
+        self.sweep_found = Counter(
+            "failwatch_sweep_failures",
+            "New failures found by the sweeps: kind=failed means a webhook never arrived.",
+            ["kind"],
             registry=self.registry,
         )
         self.request_duration = Histogram(

@@ -61,6 +61,8 @@ def failure_from_row(
     category = "stuck" if kind is FailureKind.STUCK else classify(details, rules)
     model_id = row_text(record, "model_id")
     message = clean_text(details.message, _MAX_MESSAGE)
+    if kind is FailureKind.STUCK and not message:
+        message = "Generation stuck in processing"
     labels = _labels(record)
     labels["category"] = category
     error_type = _clean_or_none(details.error_type)

@@ -16,7 +16,7 @@ from typing import Any
 
 from receiver.grouping import GroupState, decide, next_due
 from receiver.matchers import Matcher, all_match
-from receiver.model import ErrorCount, Notification, Reason
+from receiver.model import ErrorCount, FailureKind, Notification, Reason
 from receiver.notifiers.spec import IntegrationSpec
 from receiver.routing import Route
 from receiver.store.tx import Tx, skip_locked
@@ -42,6 +42,7 @@ class _Batch:
     errors: dict[str, list[Any]] = field(default_factory=dict)
     users: set[str] = field(default_factory=set)
     held: list[tuple[int, str, float]] = field(default_factory=list)
+    stuck: list[str] = field(default_factory=list)  # generations reported stuck
     # Failures released from a silence count as activity when released, not when received.
     released_at: float | None = None
 
@@ -66,6 +67,8 @@ class _Batch:
             entry[4] += 1
         if row.user_id:
             self.users.add(row.user_id)
+        if row.kind == FailureKind.STUCK:
+            self.stuck.append(row.generation_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,16 +82,19 @@ class _FailureRow:
     user_id: str | None
     labels: dict[str, str]
     received_at: float
+    kind: str
 
 
 _FAILURE_COLUMNS = (
-    "seq, generation_id, fingerprint, message, error_type, model_id, user_id, labels, received_at"
+    "seq, generation_id, fingerprint, message, error_type, model_id, user_id, labels, "
+    "received_at, kind"
 )
 
 
 def _failure_rows(rows: Iterable[Sequence[Any]]) -> list[_FailureRow]:
     return [
-        _FailureRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8]) for r in rows
+        _FailureRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8], r[9])
+        for r in rows
     ]
 
 
@@ -232,6 +238,12 @@ def _count(tx: Tx, key: str, batch: _Batch) -> None:
             "ON CONFLICT (group_key, episode, user_id) DO NOTHING",
             [(key, episode, user) for user in sorted(batch.users)],
         )
+    if batch.stuck:
+        tx.executemany(
+            "INSERT INTO group_members (group_key, episode, generation_id) VALUES (?, ?, ?) "
+            "ON CONFLICT (group_key, episode, generation_id) DO NOTHING",
+            [(key, episode, generation) for generation in batch.stuck],
+        )
 
 
 _STATE_COLUMNS = (
@@ -264,6 +276,12 @@ def _load(tx: Tx, key: str) -> _Group:
         "AND notified = 0 LIMIT 1",
         (key, episode),
     )
+    members = tx.fetchone(
+        "SELECT count(*), COALESCE(SUM(CASE WHEN cleared = 0 THEN 1 ELSE 0 END), 0) "
+        "FROM group_members WHERE group_key = ? AND episode = ?",
+        (key, episode),
+    )
+    assert members is not None
     state = GroupState(
         opened_at=row[2],
         last_active=row[14],
@@ -273,6 +291,7 @@ def _load(tx: Tx, key: str) -> _Group:
         last_flush_at=row[10],
         has_new_error=new_error is not None,
         resolved=row[1] == "resolved",
+        all_cleared=int(members[0]) > 0 and int(members[1]) == 0,
     )
     return _Group(
         key=key,

@@ -19,6 +19,8 @@ from receiver.metrics import Metrics
 from receiver.notifiers.base import Notifier
 from receiver.notifiers.registry import build_notifiers, close_all, specs_by_receiver
 from receiver.store import Store, open_store
+from receiver.store.sweep_state import StoreSweepState
+from receiver.sweep import Sweeper, start_sweeper
 from receiver.web.admin import admin_routes
 from receiver.web.api import api_routes
 from receiver.web.context import Services
@@ -77,12 +79,16 @@ def create_app(
             asyncio.create_task(dispatcher.run(stop), name="failwatch-dispatcher"),
             asyncio.create_task(delivery.run(stop), name="failwatch-delivery"),
         ]
+        sweeper = _start_sweeper(services)
         log.info("failwatch started", extra={"state": settings.state_kind()})
         try:
             yield
         finally:
-            # In-flight requests are done (uvicorn waits for them); let the workers finish
-            # their pass, so nothing is left half-sent, then close the store last.
+            # In-flight requests are done (uvicorn waits for them); stop the sweeper, let
+            # the workers finish their pass so nothing is left half-sent, and close the
+            # store last.
+            if sweeper is not None:
+                await sweeper.stop()
             stop.set()
             await asyncio.gather(*workers, return_exceptions=True)
             await close_all(senders)
@@ -107,3 +113,16 @@ def create_app(
     app.state.services = services
     app.state.query_api = query_api
     return app
+
+
+def _start_sweeper(services: Services) -> Sweeper | None:
+    """The database sweeps run when a source database is configured."""
+    if services.settings.database_url is None:
+        return None
+    return start_sweeper(
+        services.settings,
+        StoreSweepState(services.store),
+        services.metrics,
+        on_new_failure=services.wake_dispatcher,
+        clock=services.clock,
+    )

@@ -88,6 +88,11 @@ class Engine:
         )
         return await self.store.record_failure(failure, received_at=self.clock())
 
+    async def stuck(self, generation: str, *, model: str = "flux-pro") -> bool:
+        record = {"id": generation, "status": "processing", "model_id": model, "user_id": "u1"}
+        failure = failure_from_row(record, kind=FailureKind.STUCK, source=Source.SWEEP)
+        return await self.store.record_failure(failure, received_at=self.clock())
+
     async def settle(self) -> None:
         """Dispatch and deliver everything that is due at the current time."""
         while await self.dispatcher.pass_once():

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from receiver.model import Reason
+from receiver.store.sweep_state import StoreSweepState
 from tests.engine.harness import engine
 
 pytestmark = pytest.mark.anyio
@@ -150,3 +151,27 @@ async def test_send_resolved_false_closes_quietly(tmp_path: Path, state_url: str
         e.clock.advance(1800)
         await e.settle()
         assert [n.reason for n in e.recorder.sent] == [Reason.FIRST]
+
+
+async def test_a_stuck_group_resolves_when_its_generations_leave_processing(
+    tmp_path: Path, state_url: str | None
+) -> None:
+    async with engine(tmp_path, state_url=state_url) as e:
+        sweep = StoreSweepState(e.store)
+        assert await e.stuck("g1") is True
+        assert await e.stuck("g2") is True
+        assert await e.stuck("g1") is False  # once per generation
+        e.clock.advance(30)
+        await e.settle()
+        [first] = e.recorder.sent
+        assert (first.labels["category"], first.window_failures) == ("stuck", 2)
+        assert first.top_errors[0].message == "Generation stuck in processing"
+
+        await sweep.clear_stuck(["g1"], now=e.clock())
+        e.clock.advance(1)
+        await e.settle()
+        assert len(e.recorder.sent) == 1  # g2 is still stuck
+        await sweep.clear_stuck(["g2"], now=e.clock())
+        e.clock.advance(1)
+        await e.settle()
+        assert [n.reason for n in e.recorder.sent] == [Reason.FIRST, Reason.RESOLVED]

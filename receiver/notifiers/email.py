@@ -38,6 +38,9 @@ DEFAULT_TIMEOUT = 30.0
 # RFC 5322's limit for a header line; subjects are far shorter anyway.
 _HEADER_CHARS = 998
 _REPLY_CHARS = 200
+# 530 authentication required, 534 mechanism too weak, 535 credentials invalid,
+# 538 encryption required for the mechanism, 454 temporary authentication failure.
+_AUTH_CODES = frozenset({454, 530, 534, 535, 538})
 
 _LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -139,8 +142,11 @@ class EmailNotifier:
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Auto-Response-Suppress"] = "All"
         msg["X-Failwatch-Reason"] = n.reason.value
-        msg.set_content(render.text_body(n, self._options))
-        msg.add_alternative(render.html_body(n, self._options), subtype="html")
+        # Quoted-printable keeps mostly-ASCII bodies readable on the wire.
+        msg.set_content(render.text_body(n, self._options), cte="quoted-printable")
+        msg.add_alternative(
+            render.html_body(n, self._options), subtype="html", cte="quoted-printable"
+        )
         # A fixed boundary keeps the bytes reproducible (and snapshot-testable).
         msg.set_boundary(f"failwatch-{_digest(n.id)[:24]}")
         return msg
@@ -203,7 +209,7 @@ class EmailNotifier:
         if isinstance(exc, aiosmtplib.SMTPResponseException):
             what = f"{where}: {exc.code} {self._scrub(exc.message)}"
             transient = 400 <= exc.code < 500
-            if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+            if isinstance(exc, aiosmtplib.SMTPAuthenticationError) or exc.code in _AUTH_CODES:
                 raise DeliveryError(what, retryable=transient, reason="authError") from None
             reason = "serverError" if transient else "clientError"
             raise DeliveryError(what, retryable=transient, reason=reason) from None

@@ -71,6 +71,13 @@ _sdk_log = logging.getLogger(f"{__name__}.sdk")
 _sdk_log.setLevel(logging.WARNING)
 
 
+class _MessageGone(DeliveryError):
+    """chat.update found no message it may edit (deleted, too old)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False, reason="clientError")
+
+
 class SlackNotifier:
     """Posts incidents to Slack; exactly one of `webhook_url` or `bot_token` + `channel`.
 
@@ -145,9 +152,7 @@ class SlackNotifier:
                 "chat.update",
                 web.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks),
             )
-        except DeliveryError as exc:
-            if exc.reason != "gone":
-                raise
+        except _MessageGone:
             log.warning(
                 "slack message can no longer be updated; posting a new one",
                 extra={"destination": self.destination, "ts": ts},
@@ -210,7 +215,7 @@ async def _call(method: str, request: Awaitable[Any]) -> Mapping[str, Any]:
         code = _error_code(data.get("error"))
         status = exc.response.status_code
         if status == 200 and code in _GONE_ERRORS:
-            raise DeliveryError(f"Slack {method}: {code}", retryable=False, reason="gone") from None
+            raise _MessageGone(f"Slack {method}: {code}") from None
         _raise_for_status(method, status, code, exc.response.headers.get("Retry-After"))
     except Exception as exc:
         raise _network_error(method, exc) from exc

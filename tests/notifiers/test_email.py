@@ -216,3 +216,18 @@ def test_a_bad_address_is_a_config_error() -> None:
 )
 def test_header_values_lose_every_control_character(value: str, clean: str) -> None:
     assert header_value(value) == clean
+
+
+async def test_a_partly_refused_delivery_is_not_retried(
+    smtp: dict[str, SmtpStandIn], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The accepted recipients have the message: a retry would send it twice."""
+    server = smtp["none"]
+    server.fail_next(code=550, stage="RCPT")
+    refs = await mailer(server).send(notification())
+    assert refs == {"message_id": "<failwatch.n-0001@alerts.example.com>"}
+    [mail] = server.messages
+    assert mail.rcpt_tos == (RECIPIENTS[1],)
+    [record] = [r for r in caplog.records if r.name == "receiver.notifiers.email"]
+    assert record.levelname == "WARNING"
+    assert record.__dict__["refused"] == {RECIPIENTS[0]: "550"}

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 from pydantic import SecretStr
 
-from receiver.errors import ConfigError
+from receiver.errors import ConfigError, DeliveryError
 from receiver.model import ErrorCount, Notification, Reason
 from receiver.notifiers.base import Notifier
 from receiver.notifiers.slack import SlackNotifier
@@ -179,3 +180,34 @@ def test_exactly_one_mode_must_be_configured(kwargs: dict[str, object]) -> None:
         SlackNotifier(**kwargs)  # type: ignore[arg-type]
     assert "xoxb-1" not in str(caught.value)
     assert "hooks.example" not in str(caught.value)
+
+
+@pytest.mark.parametrize("mode", ["webhook", "bot"])
+async def test_the_notifier_never_retries_by_itself(mode: str) -> None:
+    """A server that hangs up on every request sees exactly one: retries belong to the
+    delivery worker (slack-sdk's own retry handlers would try again)."""
+    connections = 0
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.read(1)
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        notifier = (
+            SlackNotifier(webhook_url=SecretStr(f"http://127.0.0.1:{port}/services/T/B/x"))
+            if mode == "webhook"
+            else SlackNotifier(
+                bot_token=SecretStr("xoxb-1"), channel="#a", api_url=f"http://127.0.0.1:{port}/"
+            )
+        )
+        with pytest.raises(DeliveryError) as caught:
+            await notifier.send(notification())
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert (caught.value.retryable, caught.value.reason) == (True, "network")
+    assert connections == 1

@@ -166,7 +166,8 @@ class SmtpStandIn:
             and secrets.compare_digest(auth_data.login, (user or "").encode())
             and secrets.compare_digest(auth_data.password, (password or "").encode())
         )
-        return AuthResult(success=ok, auth_data=user if ok else None)
+        # handled=False: let aiosmtpd answer a failure with its 535.
+        return AuthResult(success=ok, handled=False, auth_data=user if ok else None)
 
     async def _failure(self, stage: Stage) -> str | None:
         with self._lock:

@@ -5,7 +5,7 @@ or from configuration is escaped for mrkdwn (`&`, `<`, `>`) — also inside code
 in plain_text and in the fallback — so `<!channel>`, `<@U123>` or `<http://evil|click>`
 in an error message can neither ping anyone nor hide a link. Backticks inside code are
 replaced by a look-alike so a message cannot close its code block. Block Kit limits are
-kept by construction (at most 7 blocks) and by visible truncation: header ≤ 150
+kept by construction (at most 6 blocks) and by visible truncation: header ≤ 150
 characters, section text ≤ 3,000, field ≤ 2,000.
 """
 

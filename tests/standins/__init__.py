@@ -1,0 +1,1 @@
+"""Loopback stand-ins for the services failwatch talks to (Slack, SMTP)."""

@@ -1,0 +1,251 @@
+"""E-mail over SMTP (aiosmtplib): one multipart message per flush, threaded per episode.
+
+Each message has a text and an HTML part, a Message-ID derived from the notification id
+(so a retried delivery is recognisably the same message) and, after the first flush of a
+group episode, In-Reply-To/References pointing at the episode's first Message-ID, which
+`send` returns for the delivery worker to keep. Every header value passes through
+`header_value`, which removes CR, LF and every other control or invisible formatting
+character, so a model id or category cannot inject a header. `valid_address` checks an
+address when configuration is loaded.
+
+SMTP replies map to `DeliveryError`: 4xx (and connection errors and timeouts) are
+retryable, 5xx permanent, a refused login (535) permanent with reason `authError`. The
+password never appears in an error message or a log line.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import logging
+import re
+import ssl
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import Literal, NoReturn
+
+import aiosmtplib
+from pydantic import SecretStr
+
+from receiver.errors import ConfigError, DeliveryError
+from receiver.model import Notification
+from receiver.notifiers import render
+from receiver.notifiers.render import RenderOptions, facts
+
+TlsMode = Literal["none", "starttls", "tls"]
+DEFAULT_TIMEOUT = 30.0
+# RFC 5322's limit for a header line; subjects are far shorter anyway.
+_HEADER_CHARS = 998
+_REPLY_CHARS = 200
+# 530 authentication required, 534 mechanism too weak, 535 credentials invalid,
+# 538 encryption required for the mechanism, 454 temporary authentication failure.
+_AUTH_CODES = frozenset({454, 530, 534, 535, 538})
+
+_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN = rf"(?:{_LABEL}\.)*{_LABEL}"
+_ADDR_SPEC = re.compile(rf"(?P<local>{_LOCAL})@(?P<domain>{_DOMAIN})")
+_NAME_ADDR = re.compile(r"(?P<name>[^<>]*)<(?P<addr>[^<>]*)>")
+_MESSAGE_ID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
+_ID_PART = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+log = logging.getLogger(__name__)
+
+
+def valid_address(value: str) -> str:
+    """`alerts@example.com` or `Failwatch <alerts@example.com>`, normalised; raises
+    ValueError (naming no more than the problem) for anything else, including a value
+    with control characters, several addresses, or a non-ASCII address."""
+    if facts.has_control(value):
+        raise ValueError("e-mail address contains control characters")
+    text = value.strip()
+    named = _NAME_ADDR.fullmatch(text)
+    name, addr = ("", text)
+    if named:
+        name, addr = named["name"].strip().strip('"').strip(), named["addr"].strip()
+    if not _ADDR_SPEC.fullmatch(addr) or len(addr) > 254:
+        raise ValueError(f"not an e-mail address: {value!r}")
+    return email.utils.formataddr((name, addr)) if name else addr
+
+
+def addr_spec(address: str) -> str:
+    """The `local@domain` of a validated address."""
+    return email.utils.parseaddr(address)[1]
+
+
+def header_value(value: str, limit: int = _HEADER_CHARS) -> str:
+    """A value that is safe in a header: one line, no control characters."""
+    return facts.one_line(value, limit)
+
+
+class EmailNotifier:
+    """Sends each notification to `recipients` through one SMTP server.
+
+    `tls`: "none" (plain, port 25 style), "starttls" (upgrade, required) or "tls"
+    (implicit TLS, port 465 style). `username` + `password` enable AUTH. `tls_context`
+    replaces the system trust store (a private CA; tests). `timeout` bounds every step.
+    """
+
+    integration = "email"
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        sender: str,
+        recipients: Sequence[str],
+        port: int = 587,
+        tls: TlsMode = "starttls",
+        username: str | None = None,
+        password: SecretStr | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        local_hostname: str | None = None,
+        dashboard_url: str | None = None,
+        admin_api_url: str | None = None,
+    ) -> None:
+        if not recipients:
+            raise ConfigError("email: at least one recipient is needed")
+        try:
+            self._sender = valid_address(sender)
+            self._recipients = tuple(valid_address(r) for r in recipients)
+        except ValueError as exc:
+            raise ConfigError(f"email: {exc}") from None
+        if password is not None and username is None:
+            raise ConfigError("email: a password needs a username")
+        self._host, self._port, self._tls = host, port, tls
+        self._username, self._password = username, password
+        self._tls_context, self._timeout = tls_context, timeout
+        self._local_hostname = local_hostname
+        self._options = RenderOptions(dashboard_url=dashboard_url, admin_api_url=admin_api_url)
+        self._domain = addr_spec(self._sender).rpartition("@")[2].lower()
+        self.destination = f"email:{host}:{port}"
+
+    def __repr__(self) -> str:
+        return f"EmailNotifier(destination={self.destination!r}, tls={self._tls!r})"
+
+    def message(self, notification: Notification) -> EmailMessage:
+        """The e-mail for `notification` (pure: the same notification, the same bytes)."""
+        n = notification
+        msg = EmailMessage()
+        msg["Subject"] = header_value(render.subject(n))
+        msg["From"] = self._sender
+        msg["To"] = ", ".join(self._recipients)
+        msg["Date"] = email.utils.format_datetime(datetime.fromtimestamp(n.created_at, UTC))
+        msg["Message-ID"] = self.message_id(n)
+        first = self.thread_id(n)
+        if first is not None:
+            msg["In-Reply-To"] = first
+            msg["References"] = first
+        # RFC 3834: an automatic message; asks auto-responders not to answer it.
+        msg["Auto-Submitted"] = "auto-generated"
+        msg["X-Auto-Response-Suppress"] = "All"
+        msg["X-Failwatch-Reason"] = n.reason.value
+        # Quoted-printable keeps mostly-ASCII bodies readable on the wire.
+        msg.set_content(render.text_body(n, self._options), cte="quoted-printable")
+        msg.add_alternative(
+            render.html_body(n, self._options), subtype="html", cte="quoted-printable"
+        )
+        # A fixed boundary keeps the bytes reproducible (and snapshot-testable).
+        msg.set_boundary(f"failwatch-{_digest(n.id)[:24]}")
+        return msg
+
+    def message_id(self, notification: Notification) -> str:
+        """`<failwatch.{notification id}@{sender's domain}>`, stable across retries."""
+        raw = notification.id
+        part = raw if _ID_PART.fullmatch(raw) else _digest(raw)[:32]
+        return f"<failwatch.{part}@{self._domain}>"
+
+    def thread_id(self, notification: Notification) -> str | None:
+        """The episode's first Message-ID, when this is a later flush."""
+        first = header_value((notification.thread or {}).get("message_id", ""))
+        if _MESSAGE_ID.fullmatch(first) and first != self.message_id(notification):
+            return first
+        return None
+
+    async def send(self, notification: Notification) -> Mapping[str, str] | None:
+        msg = self.message(notification)
+        try:
+            refused, _ = await aiosmtplib.send(
+                msg,
+                sender=addr_spec(self._sender),
+                recipients=[addr_spec(r) for r in self._recipients],
+                hostname=self._host,
+                port=self._port,
+                use_tls=self._tls == "tls",
+                start_tls=self._tls == "starttls",
+                tls_context=self._tls_context,
+                username=self._username,
+                password=self._password.get_secret_value() if self._password else None,
+                timeout=self._timeout,
+                local_hostname=self._local_hostname,
+            )
+        except Exception as exc:
+            self._raise_delivery_error(exc)
+        if refused:
+            # Others got it: retrying would send them a duplicate.
+            log.warning(
+                "some e-mail recipients were refused",
+                extra={
+                    "destination": self.destination,
+                    "refused": {r: f"{reply.code}" for r, reply in refused.items()},
+                },
+            )
+        return {"message_id": self.thread_id(notification) or self.message_id(notification)}
+
+    async def close(self) -> None:
+        # One connection per message: alerts are rare, idle SMTP connections get dropped.
+        return None
+
+    def _raise_delivery_error(self, exc: Exception) -> NoReturn:
+        where = f"SMTP {self._host}:{self._port}"
+        if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+            codes = sorted({refusal.code for refusal in exc.recipients})
+            what = f"{where}: every recipient refused ({', '.join(map(str, codes))})"
+            retryable = any(400 <= code < 500 for code in codes)
+            reason = "serverError" if retryable else "clientError"
+            raise DeliveryError(what, retryable=retryable, reason=reason) from None
+        if isinstance(exc, aiosmtplib.SMTPResponseException):
+            what = f"{where}: {exc.code} {self._scrub(exc.message)}"
+            transient = 400 <= exc.code < 500
+            if isinstance(exc, aiosmtplib.SMTPAuthenticationError) or exc.code in _AUTH_CODES:
+                raise DeliveryError(what, retryable=transient, reason="authError") from None
+            reason = "serverError" if transient else "clientError"
+            raise DeliveryError(what, retryable=transient, reason=reason) from None
+        if isinstance(exc, TimeoutError):
+            raise DeliveryError(f"{where}: timed out", retryable=True, reason="network") from None
+        if _certificate_problem(exc):
+            what = f"{where}: TLS certificate not trusted"
+            raise DeliveryError(what, retryable=False, reason="tlsError") from None
+        if isinstance(exc, ConnectionError | OSError):
+            what = f"{where}: {self._scrub(str(exc))}"
+            raise DeliveryError(what, retryable=True, reason="network") from None
+        if isinstance(exc, aiosmtplib.SMTPException):
+            # STARTTLS or AUTH not offered, no usable AUTH method: configuration.
+            what = f"{where}: {self._scrub(str(exc))}"
+            raise DeliveryError(what, retryable=False, reason="clientError") from None
+        kind = type(exc).__name__
+        raise DeliveryError(
+            f"{where}: unexpected {kind}", retryable=True, reason="unexpected"
+        ) from exc
+
+    def _scrub(self, text: str) -> str:
+        """Server text for an error message: one short line, never the password."""
+        secret = self._password.get_secret_value() if self._password is not None else ""
+        if secret:
+            text = text.replace(secret, "***")
+        return facts.one_line(text, _REPLY_CHARS)
+
+
+def _certificate_problem(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,197 @@
+"""Slack: a Block Kit message per incident, its plain-text fallback, and thread replies.
+
+Every string that comes from a failure (messages, model ids, error types, generation ids)
+or from configuration is escaped for mrkdwn (`&`, `<`, `>`) — also inside code blocks,
+in plain_text and in the fallback — so `<!channel>`, `<@U123>` or `<http://evil|click>`
+in an error message can neither ping anyone nor hide a link. Backticks inside code are
+replaced by a look-alike so a message cannot close its code block. Block Kit limits are
+kept by construction (at most 6 blocks) and by visible truncation: header ≤ 150
+characters, section text ≤ 3,000, field ≤ 2,000.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from receiver.model import Notification
+from receiver.notifiers.render import facts
+from receiver.notifiers.render.facts import ELLIPSIS, TIMES, RenderOptions
+
+HEADER_CHARS = 150
+SECTION_CHARS = 3000
+FIELD_CHARS = 2000
+# chat.postMessage's `text` is cut by Slack beyond 40,000; notifications show far less.
+FALLBACK_CHARS = 3000
+SAMPLE_IDS = 5
+THREAD_NEW_ERRORS = 3
+
+Block = dict[str, Any]
+_PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
+# U+02CB MODIFIER LETTER GRAVE ACCENT: looks like a backtick, ends no code span.
+_BACKTICK_LOOKALIKE = "\u02cb"
+
+
+@dataclass(frozen=True, slots=True)
+class SlackMessage:
+    """The arguments of chat.postMessage / chat.update / an incoming webhook."""
+
+    text: str
+    blocks: list[Block]
+
+
+def escape(text: str) -> str:
+    """mrkdwn-safe text: Slack's three control characters as entities."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape_code(text: str) -> str:
+    """Text for inside a code span or block: escaped, and unable to close it."""
+    return escape(text).replace("`", _BACKTICK_LOOKALIKE)
+
+
+def cut(escaped: str, limit: int) -> str:
+    """Escaped text cut to `limit` characters with a visible ellipsis, never in the
+    middle of an entity (a dangling `&am` would show as garbage)."""
+    if len(escaped) <= limit:
+        return escaped
+    head = _PARTIAL_ENTITY.sub("", escaped[: limit - len(ELLIPSIS)])
+    return head + ELLIPSIS
+
+
+def slack_message(notification: Notification, options: RenderOptions | None = None) -> SlackMessage:
+    """The incident's message: posted first, then updated in place."""
+    options = options or RenderOptions()
+    blocks: list[Block] = [
+        _header(notification),
+        _mrkdwn_section(escape(facts.status(notification))),
+        _fields(notification),
+    ]
+    if notification.top_errors:
+        blocks.append(_mrkdwn_section(top_errors(notification, options, limit=SECTION_CHARS)))
+    notes = _notes(notification)
+    if notes:
+        blocks.append(_context(notes))
+    links = _links(notification, options)
+    if links:
+        blocks.append(_context(links))
+    return SlackMessage(text=fallback_text(notification), blocks=blocks)
+
+
+def fallback_text(notification: Notification) -> str:
+    """What notifications and clients without Block Kit show."""
+    lines = [
+        f"{facts.slack_emoji(notification)} {escape(facts.headline(notification))}",
+        escape(facts.status(notification)),
+    ]
+    if notification.top_errors:
+        first = notification.top_errors[0]
+        lines.append(f"Top error: {first.count}{TIMES} {escape(facts.one_line(first.message))}")
+    return cut("\n".join(lines), FALLBACK_CHARS)
+
+
+def thread_reply(notification: Notification) -> str:
+    """What changed since the last flush, for a reply in the incident's thread."""
+    line = escape(facts.status(notification))
+    if notification.resolved:
+        return f"{facts.SLACK_RESOLVED_EMOJI} {line}"
+    lines = [line]
+    for error in facts.new_errors(notification)[:THREAD_NEW_ERRORS]:
+        message = escape_code(facts.one_line(error.message))
+        lines.append(f":new: New error ({error.count}{TIMES}): `{message}`")
+    return cut("\n".join(lines), SECTION_CHARS)
+
+
+def top_errors(notification: Notification, options: RenderOptions, *, limit: int) -> str:
+    """`*Top errors*` and a code block, one error per line, as many as fit in `limit`."""
+    title = "*Top errors*"
+    if facts.new_errors(notification):
+        title += " (NEW = first seen in this update)"
+    opening, closing = f"{title}\n```\n", "\n```"
+    shown = notification.top_errors[: options.max_errors]
+    width = facts.count_width(shown)
+    budget = limit - len(opening) - len(closing)
+    lines: list[str] = []
+    used = 0
+    for index, error in enumerate(shown):
+        line = escape_code(facts.error_line(error, width))
+        more = _more_errors(len(notification.top_errors) - index - 1)
+        # Room for this line, and for the "… more" line if others must then be left out.
+        if used + len(line) + 1 + len(more) + 1 > budget:
+            lines.append(_more_errors(len(notification.top_errors) - index))
+            break
+        lines.append(line)
+        used += len(line) + 1
+    else:
+        if len(notification.top_errors) > len(shown):
+            lines.append(_more_errors(len(notification.top_errors) - len(shown)))
+    return opening + "\n".join(lines) + closing
+
+
+def _more_errors(number: int) -> str:
+    return f"{ELLIPSIS} and {facts.count(number, 'more distinct error')}" if number else ""
+
+
+def _header(notification: Notification) -> Block:
+    emoji = facts.slack_emoji(notification)
+    text = cut(f"{emoji} {escape(facts.headline(notification))}", HEADER_CHARS)
+    return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
+
+
+def _fields(notification: Notification) -> Block:
+    n = notification
+    pairs = [
+        ("Category", facts.category(n)),
+        ("Error type", facts.error_types(n)),
+        ("Model", facts.model(n)),
+        ("Failures", facts.failure_counts(n)),
+        ("Users affected", str(n.users_affected)),
+        ("First seen", facts.utc(n.first_seen)),
+        ("Last seen", facts.utc(n.last_seen)),
+    ]
+    fields = [
+        {"type": "mrkdwn", "text": cut(f"*{label}*\n{escape(value)}", FIELD_CHARS)}
+        for label, value in pairs
+    ]
+    return {"type": "section", "fields": fields}
+
+
+def _notes(notification: Notification) -> str:
+    notes: list[str] = []
+    if notification.sample_generation_ids:
+        ids = ", ".join(
+            escape(facts.one_line(gid, 64))
+            for gid in notification.sample_generation_ids[:SAMPLE_IDS]
+        )
+        notes.append(f"Sample generations: {ids}")
+    if notification.silenced:
+        notes.append(f":mute: {facts.count(notification.silenced, 'more failure')} silenced")
+    return "  ·  ".join(notes)
+
+
+def _links(notification: Notification, options: RenderOptions) -> str:
+    links = [
+        _link(url, label)
+        for url, label in (
+            (options.dashboard_url, "Supabase dashboard"),
+            (options.admin_api_url, "Failed generations (admin API)"),
+        )
+        if url
+    ]
+    links.append(f"failwatch · receiver {escape(facts.one_line(notification.receiver, 100))}")
+    return "  ·  ".join(links)
+
+
+def _link(url: str, label: str) -> str:
+    # Inside <url|label>, `|` and `>` would end the URL early: percent-encode them.
+    safe = escape(url).replace("|", "%7C")
+    return f"<{safe}|{escape(label)}>"
+
+
+def _mrkdwn_section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": cut(text, SECTION_CHARS)}}
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(text, FIELD_CHARS)}]}

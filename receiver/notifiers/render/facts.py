@@ -1,0 +1,194 @@
+"""What every rendering says about a notification, before any markup.
+
+Slack and e-mail show the same facts — a headline, a status sentence, the fields, the top
+errors — so they are worded once here, as plain (unescaped) text. Each renderer escapes
+them for its own markup. Times are UTC and come from the notification alone, never from
+the clock, so a rendering is a pure function of its input.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from dataclasses import dataclass
+
+from receiver.model import ErrorCount, Notification, Reason
+
+STUCK = "stuck"
+
+# Slack short codes (e-mail shows a coloured ONGOING/RESOLVED badge instead).
+_SLACK_EMOJI = {
+    "rate_limit": ":hourglass_flowing_sand:",
+    "timeout": ":stopwatch:",
+    "content_policy": ":no_entry_sign:",
+    "model_error": ":boom:",
+    "unknown": ":grey_question:",
+    STUCK: ":turtle:",
+}
+SLACK_DEFAULT_EMOJI = ":rotating_light:"
+SLACK_RESOLVED_EMOJI = ":white_check_mark:"
+
+ELLIPSIS = "\u2026"
+TIMES = "\u00d7"  # the multiplication sign of "37 times"
+# One error message is shown on one line, at most this long: enough to recognise it.
+MESSAGE_CHARS = 300
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RenderOptions:
+    """Links added to every rendering, used verbatim (e.g. the project's Supabase
+    dashboard, and failwatch's admin API listing of failed generations)."""
+
+    dashboard_url: str | None = None
+    admin_api_url: str | None = None
+    # Top errors beyond this are summarised as "… and N more".
+    max_errors: int = 10
+
+
+def slack_emoji(notification: Notification) -> str:
+    if notification.resolved:
+        return SLACK_RESOLVED_EMOJI
+    return _SLACK_EMOJI.get(category(notification), SLACK_DEFAULT_EMOJI)
+
+
+def category(notification: Notification) -> str:
+    return notification.labels.get("category") or "unknown"
+
+
+def model(notification: Notification) -> str:
+    """The group's model, else the models its failures used."""
+    label = notification.labels.get("model_id")
+    if label:
+        return label
+    return ", ".join(notification.models) or "unknown model"
+
+
+def error_types(notification: Notification) -> str:
+    return ", ".join(notification.error_types) or notification.labels.get("error_type") or "—"
+
+
+def count(number: int, noun: str) -> str:
+    """`1 failure`, `37 failures`."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def failures(notification: Notification, number: int) -> str:
+    noun = "stuck generation" if category(notification) == STUCK else "failure"
+    return count(number, noun)
+
+
+def headline(notification: Notification) -> str:
+    """`37 failures · rate_limit · flux-pro`; `RESOLVED · rate_limit · flux-pro`."""
+    if notification.resolved:
+        return f"RESOLVED · {category(notification)} · {model(notification)}"
+    return summary(notification)
+
+
+def summary(notification: Notification) -> str:
+    """`37 failures · rate_limit · flux-pro`, resolved or not."""
+    return (
+        f"{failures(notification, notification.episode_failures)}"
+        f" · {category(notification)} · {model(notification)}"
+    )
+
+
+def status(notification: Notification) -> str:
+    """One sentence: why this notification was sent now."""
+    n = notification
+    match n.reason:
+        case Reason.FIRST:
+            return f"New incident: {failures(n, n.window_failures)} since {clock(n.first_seen)}."
+        case Reason.NEW_FAILURES:
+            return f"{changes(n)} since the last update."
+        case Reason.NEW_ERROR:
+            return f"{changes(n)}, including a new error."
+        case Reason.REPEAT:
+            return (
+                f"Still failing: {failures(n, n.episode_failures)} in this episode,"
+                f" the last at {clock(n.last_seen)}."
+            )
+        case Reason.RESOLVED:
+            return (
+                f"Resolved: no new failures for {duration(n.created_at - n.last_seen)}"
+                f" ({failures(n, n.episode_failures)} in this episode)."
+            )
+
+
+def changes(notification: Notification) -> str:
+    """`+12 failures (49 in episode)`."""
+    n = notification
+    return f"+{failures(n, n.window_failures)} ({n.episode_failures} in episode)"
+
+
+def failure_counts(notification: Notification) -> str:
+    """`12 new · 49 in episode`; just `49 in episode` when nothing is new."""
+    in_episode = f"{notification.episode_failures} in episode"
+    if not notification.window_failures:
+        return in_episode
+    return f"{notification.window_failures} new · {in_episode}"
+
+
+def new_errors(notification: Notification) -> tuple[ErrorCount, ...]:
+    return tuple(error for error in notification.top_errors if error.new)
+
+
+def error_line(error: ErrorCount, width: int) -> str:
+    """`NEW   12 times  Upstream returned 503` (with the sign): one top error."""
+    marker = "NEW " if error.new else "    "
+    return f"{marker}{error.count:>{width}}{TIMES}  {one_line(error.message)}"
+
+
+def count_width(errors: tuple[ErrorCount, ...]) -> int:
+    return max((len(str(error.count)) for error in errors), default=1)
+
+
+def utc(epoch: float) -> str:
+    """`2025-01-15 14:03:07 UTC`."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
+def clock(epoch: float) -> str:
+    """`14:03 UTC`: enough within one incident."""
+    return time.strftime("%H:%M UTC", time.gmtime(epoch))
+
+
+def duration(seconds: float) -> str:
+    """`45 s`, `34 min`, `2 h 5 min`, `3 d 4 h`."""
+    total = max(0, round(seconds))
+    if total < 60:
+        return f"{total} s"
+    minutes = total // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def one_line(text: str, limit: int = MESSAGE_CHARS) -> str:
+    """Text for a single line: control and format characters dropped, white space
+    folded, cut to `limit` characters with a visible ellipsis."""
+    visible = "".join(" " if _is_control(char) else char for char in text)
+    folded = _SPACES.sub(" ", visible).strip()
+    return truncate(folded, limit)
+
+
+def truncate(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1] + ELLIPSIS
+
+
+def has_control(text: str) -> bool:
+    """Whether `text` holds a control or invisible formatting character (CR, LF, …)."""
+    return any(_is_control(char) for char in text)
+
+
+def _is_control(char: str) -> bool:
+    # Cc: C0/C1 controls (CR, LF, ESC …); Cf: bidi overrides and other invisible
+    # formatting that could make a message read differently from what it says.
+    return unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp")

@@ -1,0 +1,233 @@
+from __future__ import annotations
+
+import re
+from email.message import EmailMessage
+
+import pytest
+from pydantic import SecretStr
+
+from receiver.errors import ConfigError
+from receiver.model import Reason
+from receiver.notifiers.email import EmailNotifier, TlsMode, header_value, valid_address
+from tests.notifiers.conftest import SMTP_PASSWORD, SMTP_USER
+from tests.notifiers.samples import later, notification
+from tests.notifiers.snapshots import assert_snapshot
+from tests.standins.smtp import SmtpStandIn
+
+pytestmark = pytest.mark.anyio
+
+SENDER = "Failwatch <failwatch@alerts.example.com>"
+RECIPIENTS = ("oncall@example.com", "ml-team@example.org")
+
+
+def mailer(server: SmtpStandIn, **overrides: object) -> EmailNotifier:
+    tls: TlsMode = server.tls
+    options: dict[str, object] = {
+        "host": server.host,
+        "port": server.port,
+        "tls": tls,
+        "sender": SENDER,
+        "recipients": RECIPIENTS,
+        "timeout": 5.0,
+        "local_hostname": "failwatch.test",
+    }
+    if tls != "none":
+        options.update(
+            username=SMTP_USER,
+            password=SecretStr(SMTP_PASSWORD),
+            tls_context=server.client_tls_context(),
+        )
+    options.update(overrides)
+    return EmailNotifier(**options)  # type: ignore[arg-type]
+
+
+def parts(message: EmailMessage) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            assert isinstance(part, EmailMessage)
+            found[part.get_content_type()] = part.get_content().replace("\r\n", "\n")
+    return found
+
+
+@pytest.mark.parametrize("mode", ["none", "starttls", "tls"])
+async def test_an_alert_arrives_as_multipart_text_and_html(
+    smtp: dict[str, SmtpStandIn], mode: str
+) -> None:
+    server = smtp[mode]
+    refs = await mailer(server).send(notification())
+
+    assert refs == {"message_id": "<failwatch.n-0001@alerts.example.com>"}
+    [mail] = server.messages
+    assert mail.tls is (mode != "none")
+    assert mail.authenticated_as == (SMTP_USER if mode != "none" else None)
+    assert mail.mail_from == "failwatch@alerts.example.com"
+    assert mail.rcpt_tos == RECIPIENTS
+    message = mail.message
+    assert message["Subject"] == "[failwatch] 37 failures · rate_limit · flux-pro"
+    assert message["From"] == SENDER
+    assert message["To"] == "oncall@example.com, ml-team@example.org"
+    assert message["Message-ID"] == "<failwatch.n-0001@alerts.example.com>"
+    assert message["Date"] == "Wed, 15 Jan 2025 14:10:29 +0000"
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["In-Reply-To"] is None
+    assert message["References"] is None
+    assert message.get_content_type() == "multipart/alternative"
+    bodies = parts(message)
+    assert set(bodies) == {"text/plain", "text/html"}
+    assert bodies["text/plain"].startswith("37 failures · rate_limit · flux-pro\n")
+    assert "<td" in bodies["text/html"]
+    assert "Replicate quota exhausted" in bodies["text/html"]
+
+
+async def test_later_flushes_reply_to_the_first_message_of_the_episode(
+    smtp: dict[str, SmtpStandIn],
+) -> None:
+    server = smtp["none"]
+    notifier = mailer(server)
+    refs: dict[str, str] | None = None
+    for flush in (notification(), later(2, Reason.NEW_FAILURES), later(3, Reason.RESOLVED)):
+        result = await notifier.send(flush.model_copy(update={"thread": refs}))
+        assert result is not None
+        refs = dict(result)
+    first_id = "<failwatch.n-0001@alerts.example.com>"
+    assert refs == {"message_id": first_id}
+    ids = [mail.message["Message-ID"] for mail in server.messages]
+    assert ids == [
+        first_id,
+        "<failwatch.n-0002@alerts.example.com>",
+        "<failwatch.n-0003@alerts.example.com>",
+    ]
+    for mail in server.messages[1:]:
+        assert mail.message["In-Reply-To"] == first_id
+        assert mail.message["References"] == first_id
+    assert server.messages[2].message["Subject"] == "[failwatch] RESOLVED · rate_limit · flux-pro"
+
+
+async def test_no_value_can_inject_a_header(smtp: dict[str, SmtpStandIn]) -> None:
+    server = smtp["none"]
+    n = notification(
+        labels={
+            "category": "rate_limit\r\nBcc: victim@evil.test",
+            "model_id": "flux\nX-Injected: yes\r\n\r\n<b>body</b>",
+        },
+        thread={"message_id": "<a@b>\r\nBcc: other@evil.test"},
+    )
+    await mailer(server).send(n)
+    [mail] = server.messages
+    assert mail.rcpt_tos == RECIPIENTS
+    headers = mail.data.split(b"\r\n\r\n", 1)[0].decode()
+    assert "Bcc" not in mail.message
+    assert "X-Injected" not in mail.message
+    assert "In-Reply-To" not in mail.message  # not a Message-ID: ignored
+    assert mail.message["Subject"] == (
+        "[failwatch] 37 failures · rate_limit Bcc: victim@evil.test"
+        " · flux X-Injected: yes <b>body</b>"
+    )
+    assert "\nBcc:" not in headers
+    assert "\nX-Injected:" not in headers
+
+
+def test_the_message_matches_its_snapshot() -> None:
+    notifier = EmailNotifier(
+        host="smtp.example.com",
+        sender=SENDER,
+        recipients=RECIPIENTS,
+        dashboard_url="https://supabase.com/dashboard/project/abcd",
+    )
+    first = notification()
+    assert_snapshot("email_first.eml", notifier.message(first).as_string())
+    refs = {"message_id": notifier.message_id(first)}
+    second = later(3, Reason.NEW_ERROR, thread=refs)
+    assert_snapshot("email_new_error.eml", notifier.message(second).as_string())
+    # The same notification gives the same bytes (a retry is the same message).
+    assert notifier.message(second).as_bytes() == notifier.message(second).as_bytes()
+
+
+def test_message_ids_are_stable_and_well_formed() -> None:
+    notifier = EmailNotifier(host="h", sender=SENDER, recipients=RECIPIENTS)
+    uuid = "0b6f1c9e-1b7e-4c43-9b0a-3f5e0a8f1d11"
+    assert notifier.message_id(notification(id=uuid)) == f"<failwatch.{uuid}@alerts.example.com>"
+    # Ids that are not safe in a Message-ID are hashed (stably, and distinctly).
+    odd = [notifier.message_id(notification(id=i)) for i in ("r/g:1 <x>", "r/g:2 <x>")]
+    assert odd == [notifier.message_id(notification(id=i)) for i in ("r/g:1 <x>", "r/g:2 <x>")]
+    assert odd[0] != odd[1]
+    for message_id in odd:
+        assert re.fullmatch(r"<failwatch\.[0-9a-f]{32}@alerts\.example\.com>", message_id)
+
+
+@pytest.mark.parametrize(
+    ("value", "normalised"),
+    [
+        ("alerts@example.com", "alerts@example.com"),
+        ("  alerts@example.com ", "alerts@example.com"),
+        ("Failwatch <alerts@example.com>", "Failwatch <alerts@example.com>"),
+        ('"Ops, Team" <ops+ai@mail.example.co.uk>', '"Ops, Team" <ops+ai@mail.example.co.uk>'),
+        ("first.last@localhost", "first.last@localhost"),
+    ],
+)
+def test_valid_addresses_are_normalised(value: str, normalised: str) -> None:
+    assert valid_address(value) == normalised
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "alerts",
+        "alerts@",
+        "@example.com",
+        "a@b\r\nBcc: victim@evil.test",
+        "a@example.com\n",
+        "a@example.com\x00",
+        "a@example.com, b@example.com",
+        "a b@example.com",
+        "<a@example.com",
+        "a@-example.com",
+        "a@example..com",
+        ".a@example.com",
+        "a..b@example.com",
+        "Name <a@example.com> <b@example.com>",
+        "pål@example.com",
+    ],
+)
+def test_invalid_addresses_are_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="address"):
+        valid_address(value)
+
+
+def test_a_bad_address_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="not an e-mail address"):
+        EmailNotifier(host="h", sender="nobody", recipients=RECIPIENTS)
+    with pytest.raises(ConfigError, match="recipient"):
+        EmailNotifier(host="h", sender=SENDER, recipients=[])
+
+
+@pytest.mark.parametrize(
+    ("value", "clean"),
+    [
+        ("plain", "plain"),
+        ("a\r\nb", "a b"),
+        ("a\x00b\x1b[31mc", "a b [31mc"),
+        ("tab\there", "tab here"),
+        ("bidi\u202eevil", "bidi evil"),
+        ("line\u2028sep", "line sep"),
+    ],
+)
+def test_header_values_lose_every_control_character(value: str, clean: str) -> None:
+    assert header_value(value) == clean
+
+
+async def test_a_partly_refused_delivery_is_not_retried(
+    smtp: dict[str, SmtpStandIn], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The accepted recipients have the message: a retry would send it twice."""
+    server = smtp["none"]
+    server.fail_next(code=550, stage="RCPT")
+    refs = await mailer(server).send(notification())
+    assert refs == {"message_id": "<failwatch.n-0001@alerts.example.com>"}
+    [mail] = server.messages
+    assert mail.rcpt_tos == (RECIPIENTS[1],)
+    [record] = [r for r in caplog.records if r.name == "receiver.notifiers.email"]
+    assert record.levelname == "WARNING"
+    assert record.__dict__["refused"] == {RECIPIENTS[0]: "550"}

@@ -28,7 +28,8 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 from receiver.classify import DEFAULT_RULES, ClassifierRule
 from receiver.durations import Duration
 from receiver.errors import ConfigError
-from receiver.notifiers.config import EmailConfig, ReceiverConfig, SlackConfig, check_address
+from receiver.notifiers.config import EmailConfig, ReceiverConfig, SlackConfig
+from receiver.notifiers.email import valid_address
 from receiver.routing import Route, RouteConfig, Timing, build_routes
 
 ENV_PREFIX = "FAILWATCH_"
@@ -121,6 +122,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(262144, ge=1024, le=64 * 1024 * 1024, description="body limit")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
 
+    dashboard_url: str | None = Field(None, description="link in alerts, e.g. the Supabase table")
+    public_url: str | None = Field(
+        None, description="failwatch's own URL; alerts link to its admin API"
+    )
+
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     receivers: tuple[ReceiverConfig, ...] = Field((), description="named receivers (YAML)")
     route: RouteConfig | None = Field(None, description="routing tree (YAML)")
@@ -131,9 +137,29 @@ class Settings(BaseSettings):
         _, problems = build_routes(
             self.route_config(), defaults=self.default_timing(), receivers=list(self.receiver_map())
         )
+        problems += self._integration_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _integration_problems(self) -> list[str]:
+        """What an integration needs from the global settings, checked at load time."""
+        problems = []
+        for i, receiver in enumerate(self.receivers):
+            for j, slack in enumerate(receiver.slack):
+                if slack.channel and slack.bot_token is None and self.slack_bot_token is None:
+                    where = f"receivers[{i}].slack[{j}].bot_token"
+                    problems.append(f"{where}: needed (or FAILWATCH_SLACK_BOT_TOKEN)")
+            for j, email in enumerate(receiver.email):
+                if not self.smtp_host:
+                    problems.append(f"receivers[{i}].email[{j}]: needs FAILWATCH_SMTP_HOST")
+                if email.from_ is None and self.email_from is None:
+                    problems.append(
+                        f"receivers[{i}].email[{j}].from: needed (or FAILWATCH_EMAIL_FROM)"
+                    )
+        if self.smtp_host and self.email_to and self.email_from is None and not self.receivers:
+            problems.append("email_from (FAILWATCH_EMAIL_FROM): needed to send e-mail")
+        return problems
 
     def default_timing(self) -> Timing:
         return Timing(
@@ -189,12 +215,12 @@ class Settings(BaseSettings):
     @field_validator("email_from")
     @classmethod
     def _from_address(cls, value: str | None) -> str | None:
-        return None if value is None else check_address(value)
+        return None if value is None else valid_address(value)
 
     @field_validator("email_to")
     @classmethod
     def _to_addresses(cls, value: list[str]) -> list[str]:
-        return [check_address(v) for v in value]
+        return [valid_address(v) for v in value]
 
     @classmethod
     def settings_customise_sources(

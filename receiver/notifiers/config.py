@@ -7,28 +7,22 @@ console). Without a YAML `receivers:` list, the environment alone makes one rece
 
 from __future__ import annotations
 
-import re
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-
-
-def check_address(value: str) -> str:
-    """A bare e-mail address (no display name, no CR/LF, no commas)."""
-    text = value.strip()
-    if not _ADDRESS.fullmatch(text) or len(text) > 254:
-        raise ValueError("not an e-mail address")
-    return text
+from receiver.notifiers.email import valid_address
 
 
 class SlackConfig(BaseModel):
+    """Slack by incoming webhook, or by bot (channel, and a token that defaults to
+    FAILWATCH_SLACK_BOT_TOKEN so a routing file need not hold secrets)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     webhook_url: SecretStr | None = None
     bot_token: SecretStr | None = None
-    channel: str | None = None
+    channel: str | None = Field(None, min_length=1, max_length=80)
     api_url: str | None = None  # default: the global slack_api_url
 
     @model_validator(mode="after")
@@ -36,8 +30,10 @@ class SlackConfig(BaseModel):
         bot = self.bot_token is not None or self.channel is not None
         if self.webhook_url is not None and bot:
             raise ValueError("use either webhook_url or bot_token + channel, not both")
-        if self.webhook_url is None and not (self.bot_token and self.channel):
-            raise ValueError("needs webhook_url, or bot_token and channel")
+        if self.webhook_url is None and not self.channel:
+            raise ValueError(
+                "needs webhook_url, or channel (with bot_token or FAILWATCH_SLACK_BOT_TOKEN)"
+            )
         return self
 
 
@@ -55,12 +51,12 @@ class EmailConfig(BaseModel):
     @field_validator("to")
     @classmethod
     def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(check_address(v) for v in value)
+        return tuple(valid_address(v) for v in value)
 
     @field_validator("from_")
     @classmethod
     def _from_address(cls, value: str | None) -> str | None:
-        return None if value is None else check_address(value)
+        return None if value is None else valid_address(value)
 
 
 class ReceiverConfig(BaseModel):

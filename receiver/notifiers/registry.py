@@ -8,6 +8,8 @@ from receiver.config import Settings
 from receiver.notifiers.base import Notifier
 from receiver.notifiers.config import ReceiverConfig
 from receiver.notifiers.console import ConsoleNotifier
+from receiver.notifiers.email import EmailNotifier
+from receiver.notifiers.slack import SlackNotifier
 from receiver.notifiers.spec import IntegrationSpec, integration_specs
 
 
@@ -30,12 +32,52 @@ def build_notifiers(settings: Settings) -> dict[tuple[str, str], Notifier]:
 
 def _instances(receiver: ReceiverConfig, settings: Settings) -> Sequence[Notifier]:
     # Same order as integration_specs: slack, email, console.
+    dashboard, admin = settings.dashboard_url, _admin_url(settings)
     found: list[Notifier] = []
-    if receiver.slack or receiver.email:
-        raise NotImplementedError("slack and email notifiers are wired in with issue 4")
+    for slack in receiver.slack:
+        if slack.webhook_url is not None:
+            found.append(
+                SlackNotifier(
+                    webhook_url=slack.webhook_url, dashboard_url=dashboard, admin_api_url=admin
+                )
+            )
+        else:
+            found.append(
+                SlackNotifier(
+                    bot_token=slack.bot_token or settings.slack_bot_token,
+                    channel=slack.channel,
+                    api_url=slack.api_url or settings.slack_api_url,
+                    dashboard_url=dashboard,
+                    admin_api_url=admin,
+                )
+            )
+    for email in receiver.email:
+        # Validated at load: e-mail receivers have an SMTP host and a sender.
+        assert settings.smtp_host is not None
+        sender = email.from_ or settings.email_from
+        assert sender is not None
+        found.append(
+            EmailNotifier(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                tls=settings.smtp_tls,
+                username=settings.smtp_username,
+                password=settings.smtp_password,
+                sender=sender,
+                recipients=email.to,
+                dashboard_url=dashboard,
+                admin_api_url=admin,
+            )
+        )
     if receiver.console:
         found.append(ConsoleNotifier())
     return found
+
+
+def _admin_url(settings: Settings) -> str | None:
+    if settings.public_url is None:
+        return None
+    return settings.public_url.rstrip("/") + "/api/admin/failed-generations?status=all"
 
 
 async def close_all(notifiers: Mapping[tuple[str, str], Notifier]) -> None:

@@ -1,0 +1,114 @@
+"""A burst through a real `failwatch serve`: one Slack message per group, updated in
+place with thread replies; one threaded e-mail per flush."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.acceptance.serving import Server, running_serve
+from tests.payloads import SECRET, WEBHOOK, auth, failed_insert
+from tests.standins.slack import SlackStandIn
+from tests.standins.smtp import SmtpStandIn
+
+pytestmark = pytest.mark.acceptance
+
+GROUPS = [
+    ("flux-pro", "Rate limit exceeded (429)", "RateLimitError"),
+    ("flux-pro", "Request timed out after 30000ms", "ModelTimeoutError"),
+    ("sdxl", "Rate limit exceeded (429)", "RateLimitError"),
+]
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackStandIn]:
+    with SlackStandIn() as standin:
+        yield standin
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpStandIn]:
+    with SmtpStandIn() as standin:
+        yield standin
+
+
+def send_burst(server: Server, count: int, *, error_suffix: str = "") -> int:
+    accepted = 0
+    with httpx.Client(base_url=server.url, timeout=10.0, trust_env=False) as client:
+        for i in range(count):
+            model, message, kind = GROUPS[i % len(GROUPS)]
+            body = failed_insert(
+                id=str(uuid.uuid4()),
+                user_id=f"user-{i % 7}",
+                model_id=model,
+                parameters={
+                    "error": message + error_suffix,
+                    "errorContext": {"message": message + error_suffix, "type": kind},
+                },
+            )
+            response = client.post(WEBHOOK, content=body, headers=auth())
+            assert response.status_code == 202, response.text
+            accepted += response.json()["status"] == "accepted"
+    return accepted
+
+
+def test_a_burst_is_one_message_per_group_updated_in_place(
+    tmp_path: Path, slack: SlackStandIn, smtp: SmtpStandIn
+) -> None:
+    env = {
+        "FAILWATCH_WEBHOOK_SECRET": SECRET,
+        "FAILWATCH_SLACK_BOT_TOKEN": slack.token,
+        "FAILWATCH_SLACK_CHANNEL": "#alerts",
+        "FAILWATCH_SLACK_API_URL": slack.api_url,
+        "FAILWATCH_SMTP_HOST": smtp.host,
+        "FAILWATCH_SMTP_PORT": str(smtp.port),
+        "FAILWATCH_SMTP_TLS": "none",
+        "FAILWATCH_EMAIL_FROM": "failwatch@example.com",
+        "FAILWATCH_EMAIL_TO": "oncall@example.com",
+        "FAILWATCH_GROUP_WAIT": "1s",
+        "FAILWATCH_GROUP_INTERVAL": "2s",
+    }
+    with running_serve(tmp_path, **env) as server:
+        assert send_burst(server, 90) == 90
+        slack.wait_for(lambda s: len(s.messages) == 3)
+        smtp.wait_for(lambda s: len(s.messages) == 3)
+        # A second wave with a new error in every group: each message is updated once
+        # and gets one thread reply saying what changed.
+        assert send_burst(server, 30, error_suffix=" (upstream)") == 30
+        slack.wait_for(
+            lambda s: all(len(m.history) == 1 and len(m.replies) == 1 for m in s.messages.values())
+        )
+        smtp.wait_for(lambda s: len(s.messages) == 6)
+        assert server.stop() == 0
+
+    top_level = list(slack.messages.values())
+    assert len(top_level) == 3  # one message per group, never a new one per failure
+    # Updated in place to the episode's total, 30 + 10 per group.
+    assert sorted(m.header.split(" ", 1)[1] for m in top_level) == [
+        "40 failures · rate_limit · flux-pro",
+        "40 failures · rate_limit · sdxl",
+        "40 failures · timeout · flux-pro",
+    ]
+    for message in top_level:
+        [reply] = message.replies
+        assert reply.text.startswith("+10 failures (40 in episode), including a new error.")
+    posts = [c for c in slack.calls if c.method == "chat.postMessage" and "thread_ts" not in c.body]
+    assert len(posts) == 3
+
+    mails = smtp.messages
+    subjects = [m.message["Subject"] for m in mails]
+    assert sorted(subjects[:3]) == sorted(
+        [
+            "[failwatch] 30 failures · rate_limit · flux-pro",
+            "[failwatch] 30 failures · timeout · flux-pro",
+            "[failwatch] 30 failures · rate_limit · sdxl",
+        ]
+    ), subjects
+    first_ids = {m.message["Message-ID"] for m in mails[:3]}
+    for later in mails[3:]:
+        assert later.message["In-Reply-To"] in first_ids
+        assert later.message["References"] == later.message["In-Reply-To"]

@@ -33,6 +33,7 @@ log = logging.getLogger("failwatch.delivery")
 CLAIM_BATCH = 32
 SEND_TIMEOUT = 30.0
 IDLE_POLL = 1.0
+MIN_POLL = 0.05
 
 
 class DeliveryWorker:
@@ -59,14 +60,25 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; a store outage pauses the worker, never kills it."""
         while not stop.is_set():
+            pause = IDLE_POLL
             try:
-                handled = await self.deliver_due()
+                if await self.deliver_due():
+                    continue
+                pause = await self._until_next_due()
             except StoreUnavailable as exc:
                 log.warning("delivery paused: state store unavailable", extra={"error": str(exc)})
-                handled = 0
-            if handled:
-                continue
-            await nap(self.wake, stop, seconds=IDLE_POLL)
+            await nap(self.wake, stop, seconds=pause)
+
+    async def _until_next_due(self) -> float:
+        """Sleep until the earliest pending row is due (a back-off or a rate limit ends),
+        but poll at least every IDLE_POLL: other replicas add rows too."""
+        now = self._clock()
+        due = await self._store.read(lambda tx: outbox_sql.next_due_at(tx, now=now))
+        if due is None:
+            return IDLE_POLL
+        # A row can be due yet unclaimable (an earlier flush of its stream is in flight
+        # elsewhere): the floor keeps that from becoming a busy loop.
+        return min(IDLE_POLL, max(MIN_POLL, due - now))
 
     async def deliver_due(self) -> int:
         """One pass: claim what is due and deliver it. Returns how many rows it handled."""

@@ -167,8 +167,15 @@ def pending_count(tx: Tx) -> int:
     return int(row[0]) if row else 0
 
 
-def next_due_at(tx: Tx) -> float | None:
-    row = tx.fetchone("SELECT min(due_at) FROM outbox WHERE status = 'pending'")
+def next_due_at(tx: Tx, *, now: float) -> float | None:
+    """When the earliest unclaimed row may be claimed: its due time, or its destination's
+    pause if that ends later. None if nothing is waiting."""
+    row = tx.fetchone(
+        "SELECT min(CASE WHEN p.until > o.due_at THEN p.until ELSE o.due_at END) "
+        "FROM outbox o LEFT JOIN destination_pauses p ON p.destination = o.destination "
+        "WHERE o.status = 'pending' AND (o.claimed_until IS NULL OR o.claimed_until <= ?)",
+        (now,),
+    )
     return None if row is None or row[0] is None else float(row[0])
 
 

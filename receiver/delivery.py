@@ -142,7 +142,11 @@ class DeliveryWorker:
             await self._failed(row, DeliveryError("timed out", retryable=True, reason="timeout"))
             return
         except Exception as exc:  # a bug in a notifier must not lose the notification
-            log.exception("notifier crashed", extra={"integration": row.integration})
+            # Only the type: a third-party message could quote a webhook URL (a secret).
+            log.error(
+                "notifier crashed",
+                extra={"integration": row.integration, "error_type": type(exc).__name__},
+            )
             error = DeliveryError(type(exc).__name__, retryable=True, reason="internal")
             await self._failed(row, error)
             return

@@ -25,6 +25,9 @@ class JSONFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info and record.exc_info[0] is not None:
             entry["error"] = f"{record.exc_info[0].__name__}: {record.exc_info[1]}"
+            # Our own exceptions never carry secrets in their text (see errors.py), so
+            # the traceback is safe to log, and without it a crash cannot be debugged.
+            entry["traceback"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 

@@ -159,4 +159,6 @@ def _migrate(conn: psycopg.Connection[Any], schema: str) -> None:
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)",
                 (migration.version, migration.name, time.time()),
             )
-        log.info("state migrated", extra={"version": migration.version, "name": migration.name})
+        log.info(
+            "state migrated", extra={"version": migration.version, "migration": migration.name}
+        )

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
+import anyio
 import pytest
 
 from receiver.config import load_settings
 from receiver.web.app import create_app
 from tests.asgi import serving
+from tests.engine.harness import Recorder
 from tests.postgres import scratch_database
 from tests.standins.tcp_proxy import proxy_to
 
@@ -29,8 +31,10 @@ async def test_webhooks_get_503_while_the_state_is_away_and_recover_alone() -> N
         parts = urlsplit(dsn)
         with proxy_to(parts.hostname or "127.0.0.1", parts.port or 5432) as proxy:
             via_proxy = dsn.replace(f":{parts.port}/", f":{proxy.port}/")
-            settings = load_settings(state_url=via_proxy, webhook_secret="s")
-            async with serving(create_app(settings)) as client:
+            settings = load_settings(state_url=via_proxy, webhook_secret="s", group_wait="0s")
+            recorder = Recorder()
+            app = create_app(settings, notifiers={("default", "console"): recorder})
+            async with serving(app) as client:
                 before = await client.post(
                     "/webhooks/supabase", content=failure("g1"), headers=SECRET
                 )
@@ -55,4 +59,11 @@ async def test_webhooks_get_503_while_the_state_is_away_and_recover_alone() -> N
                     200,
                 )
                 metrics = (await client.get("/metrics")).text
+                # The dispatcher and the worker carried on by themselves: both accepted
+                # failures were notified, once.
+                for _ in range(200):
+                    if sum(n.window_failures for n in recorder.sent) >= 2:
+                        break
+                    await anyio.sleep(0.05)
         assert 'failwatch_webhook_events_total{outcome="unavailable"} 1.0' in metrics
+        assert sum(n.window_failures for n in recorder.sent) == 2

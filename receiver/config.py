@@ -139,7 +139,7 @@ class Settings(BaseSettings):
         )
         problems += self._integration_problems()
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))
         return self
 
     def _integration_problems(self) -> list[str]:
@@ -300,7 +300,7 @@ def describe_validation_error(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors(include_input=False, include_url=False):
         if not error["loc"]:  # whole-tree checks list their own places
-            lines.extend(error["msg"].removeprefix("Value error, ").split("; "))
+            lines.extend(error["msg"].removeprefix("Value error, ").split("\n"))
             continue
         path = ".".join(str(part) for part in error["loc"])
         top = str(error["loc"][0]) if error["loc"] else ""

@@ -12,6 +12,7 @@ Results: a markdown block on stdout, and the raw numbers as JSON, both in bench-
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -39,7 +40,7 @@ from tests.bench.report import (
     machine,
     markdown,
 )
-from tests.bench.servers import Server, busy_cpu_seconds, counter_values, free_port
+from tests.bench.servers import Server, busy_cpu_seconds, counter_values, free_ports
 from tests.bench.wrk import WrkResult, run_wrk, wrk_binary
 
 RESULTS_DIR = Path("bench-results")
@@ -81,16 +82,17 @@ class _Bench:
         self.settings = settings
         self.secret = secrets.token_hex(16)
         self.state_path = tmp / "state.db"
+        bare_port, failwatch_port = free_ports(2)
         self.bare = Server(
             "bare endpoint",
-            ["-m", "tests.bench.bare_app", "--port", str(port := free_port())],
-            port=port,
+            ["-m", "tests.bench.bare_app", "--port", str(bare_port)],
+            port=bare_port,
             log_path=tmp / "bare.log",
         )
         self.failwatch = Server(
             "failwatch serve",
-            ["-m", "receiver", "serve", "--host", "127.0.0.1", "--port", str(port := free_port())],
-            port=port,
+            ["-m", "receiver", "serve", "--host", "127.0.0.1", "--port", str(failwatch_port)],
+            port=failwatch_port,
             log_path=tmp / "failwatch.log",
             env={
                 "FAILWATCH_STATE_URL": f"sqlite:///{self.state_path}",
@@ -204,9 +206,7 @@ class _Bench:
         # uvicorn re-raises the SIGTERM after its graceful shutdown, so the exit code is
         # -15 either way; the lifespan's last log line tells a clean stop from a crash.
         stopped = '"msg": "failwatch stopped"' in self.failwatch.log_path.read_text()
-        return MemoryCheck(
-            **{**asdict(memory), "rows": rows, "exit_code": exit_code, "stopped_cleanly": stopped}
-        )
+        return dataclasses.replace(memory, rows=rows, exit_code=exit_code, stopped_cleanly=stopped)
 
     def _write(
         self, started: dt.datetime, measurements: list[Measurement], memory: MemoryCheck

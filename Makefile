@@ -44,7 +44,7 @@ docs: $(STAMP)
 	$(VENV)/bin/python -m receiver.docs
 
 bench: $(STAMP)
-	$(VENV)/bin/python -m tests.bench.run
+	$(VENV)/bin/python -m tests.bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(TOOLS) $(VENV) .mypy_cache .ruff_cache .pytest_cache

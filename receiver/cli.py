@@ -14,6 +14,7 @@ from receiver.errors import ConfigError
 
 if TYPE_CHECKING:
     import uvicorn
+    from starlette.types import ASGIApp
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -85,17 +86,25 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    config = uvicorn.Config(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
+    _run_until_stopped(
+        uvicorn.Server(server_config(create_app(settings), host=args.host, port=args.port))
+    )
+    return 0
+
+
+def server_config(app: ASGIApp, *, host: str, port: int) -> uvicorn.Config:
+    """How `serve` runs an app; the benchmark serves its bare endpoint the same way."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
         log_config=None,
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=20,
     )
-    _run_until_stopped(uvicorn.Server(config))
-    return 0
 
 
 def _run_until_stopped(server: uvicorn.Server) -> None:

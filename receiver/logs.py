@@ -11,11 +11,18 @@ from typing import Any
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
+# Built once: `json.dumps` with options builds a new encoder at every call.
+_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
 class JSONFormatter(logging.Formatter):
+    # (epoch second, its ISO text): every webhook logs a line, and most lines of a busy
+    # second share it, so strftime runs once a second instead of once a line.
+    _second: tuple[int, str] = (-1, "")
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": f"{self._whole_second(record.created)}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -28,7 +35,15 @@ class JSONFormatter(logging.Formatter):
             # Our own exceptions never carry secrets in their text (see errors.py), so
             # the traceback is safe to log, and without it a crash cannot be debugged.
             entry["traceback"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return _encode(entry)
+
+    def _whole_second(self, created: float) -> str:
+        second, text = self._second
+        if second != int(created):
+            second = int(created)
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = (second, text)
+        return text
 
 
 def configure(level: str = "info") -> None:
@@ -37,5 +52,9 @@ def configure(level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # The formatter shows none of these, so do not pay for them on every record.
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     # uvicorn's own access log would be a second, unstructured line per request.
     logging.getLogger("uvicorn.access").disabled = True

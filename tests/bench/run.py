@@ -1,0 +1,249 @@
+"""`make bench`: wrk against a bare JSON endpoint and `failwatch serve`, in one run.
+
+Both servers run side by side for the whole benchmark and are measured in rounds —
+bare, (a) distinct failures, (b) ignored updates — so each round's ratios compare runs
+made seconds apart under the same background load. The failwatch process is then fed
+failures until it has accepted `--events` of them, and its peak RSS (VmHWM) is read;
+after a graceful stop, the rows in its SQLite file must equal the accepted count.
+
+Results: a markdown block on stdout, and the raw numbers as JSON, both in bench-results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import os
+import secrets
+import sqlite3
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from tests.bench.payloads import (
+    WEBHOOK_PATH,
+    completed_body,
+    failure_body,
+    wire_size,
+    wrk_script,
+)
+from tests.bench.report import (
+    BARE,
+    FAILURES,
+    IGNORED,
+    Measurement,
+    MemoryCheck,
+    Settings,
+    machine,
+    markdown,
+)
+from tests.bench.servers import Server, busy_cpu_seconds, counter_values, free_ports
+from tests.bench.wrk import WrkResult, run_wrk, wrk_binary
+
+RESULTS_DIR = Path("bench-results")
+MAX_FILL_RUNS = 40
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = _settings(argv)
+    wrk_binary()  # fail early, with the install hint
+    RESULTS_DIR.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="failwatch-bench-") as tmp:
+        bench = _Bench(Path(tmp), settings)
+        bench.run()
+    return 0
+
+
+def _settings(argv: Sequence[str] | None) -> Settings:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.run", description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=12.0, help="seconds per run")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds per workload")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--events", type=int, default=100_000, help="accepted before RSS")
+    args = parser.parse_args(argv)
+    return Settings(
+        rounds=args.rounds,
+        duration=args.duration,
+        warmup=args.warmup,
+        connections=args.connections,
+        threads=args.threads,
+        events=args.events,
+    )
+
+
+class _Bench:
+    def __init__(self, tmp: Path, settings: Settings) -> None:
+        self.tmp = tmp
+        self.settings = settings
+        self.secret = secrets.token_hex(16)
+        self.state_path = tmp / "state.db"
+        bare_port, failwatch_port = free_ports(2)
+        self.bare = Server(
+            "bare endpoint",
+            ["-m", "tests.bench.bare_app", "--port", str(bare_port)],
+            port=bare_port,
+            log_path=tmp / "bare.log",
+        )
+        self.failwatch = Server(
+            "failwatch serve",
+            ["-m", "receiver", "serve", "--host", "127.0.0.1", "--port", str(failwatch_port)],
+            port=failwatch_port,
+            log_path=tmp / "failwatch.log",
+            env={
+                "FAILWATCH_STATE_URL": f"sqlite:///{self.state_path}",
+                "FAILWATCH_WEBHOOK_SECRET": self.secret,
+            },
+        )
+        self._scripts = 0
+
+    def run(self) -> None:
+        started = dt.datetime.now(dt.UTC)
+        measurements: list[Measurement] = []
+        with self.bare, self.failwatch:
+            workloads = self._workloads()
+            for name, load in workloads.items():
+                print(f"warm-up: {name}", flush=True)
+                load(self.settings.warmup)
+            for round_no in range(1, self.settings.rounds + 1):
+                for name, load in workloads.items():
+                    measurement = self._measure(name, round_no, load)
+                    print(_progress(measurement), flush=True)
+                    measurements.append(measurement)
+            memory = self._fill_and_read_memory()
+        memory = self._check_rows(memory)
+        self._write(started, measurements, memory)
+
+    def _workloads(self) -> dict[str, Callable[[float], WrkResult]]:
+        failure, completed = failure_body(), completed_body()
+        return {
+            BARE: lambda seconds: self._wrk(self.bare, failure, seconds),
+            FAILURES: lambda seconds: self._wrk(self.failwatch, failure, seconds),
+            IGNORED: lambda seconds: self._wrk(self.failwatch, completed, seconds),
+        }
+
+    def _wrk(self, server: Server, body: str, seconds: float) -> WrkResult:
+        # A new nonce per run keeps every generation id of the whole benchmark distinct.
+        self._scripts += 1
+        script = self.tmp / f"run-{self._scripts}.lua"
+        script.write_text(wrk_script(body, secret=self.secret, run_nonce=self._scripts))
+        return run_wrk(
+            server.url + WEBHOOK_PATH,
+            script,
+            connections=self.settings.connections,
+            threads=self.settings.threads,
+            seconds=seconds,
+        )
+
+    def _measure(self, name: str, round_no: int, load: Callable[[float], WrkResult]) -> Measurement:
+        servers_before = self.bare.cpu_seconds() + self.failwatch.cpu_seconds()
+        busy_before = busy_cpu_seconds()
+        result = load(self.settings.duration)
+        busy = busy_cpu_seconds() - busy_before
+        servers = self.bare.cpu_seconds() + self.failwatch.cpu_seconds() - servers_before
+        # Whatever else kept the cores busy meanwhile (other jobs on the machine).
+        other = (busy - servers - result.wrk_cpu_seconds) / result.seconds
+        return Measurement(
+            workload=name,
+            round=round_no,
+            requests=result.requests,
+            seconds=result.seconds,
+            requests_per_second=result.requests_per_second,
+            p50_ms=result.p50_ms,
+            p90_ms=result.p90_ms,
+            p99_ms=result.p99_ms,
+            max_ms=result.max_ms,
+            errors=result.error_count,
+            server_cores=servers / result.seconds,
+            wrk_cores=result.wrk_cpu_seconds / result.seconds,
+            other_cores=other,
+            load_average=os.getloadavg()[0],
+        )
+
+    def _outcomes(self) -> dict[str, float]:
+        return counter_values(
+            self.failwatch.url + "/metrics", "failwatch_webhook_events", "outcome"
+        )
+
+    def _fill_and_read_memory(self) -> MemoryCheck:
+        failure = failure_body()
+        for _ in range(MAX_FILL_RUNS):
+            accepted = self._outcomes().get("accepted", 0.0)
+            missing = self.settings.events - accepted
+            if missing <= 0:
+                break
+            print(f"filling: {accepted:.0f} of {self.settings.events} accepted", flush=True)
+            result = self._wrk(self.failwatch, failure, 5.0)
+            if result.error_count:
+                raise RuntimeError(f"failwatch answered errors while filling:\n{result.output}")
+        outcomes = self._outcomes()
+        if outcomes.get("accepted", 0.0) < self.settings.events:
+            raise RuntimeError(f"only {outcomes.get('accepted')} events accepted")
+        return MemoryCheck(
+            accepted=int(outcomes.get("accepted", 0)),
+            duplicates=int(outcomes.get("duplicate", 0)),
+            ignored=int(outcomes.get("ignored", 0)),
+            rejected=int(
+                sum(v for k, v in outcomes.items() if k not in ("accepted", "duplicate", "ignored"))
+            ),
+            failwatch_peak_rss_kib=self.failwatch.status_kib("VmHWM"),
+            failwatch_rss_kib=self.failwatch.status_kib("VmRSS"),
+            bare_peak_rss_kib=self.bare.status_kib("VmHWM"),
+            rows=None,
+            exit_code=None,
+            stopped_cleanly=None,
+        )
+
+    def _check_rows(self, memory: MemoryCheck) -> MemoryCheck:
+        # Read after the graceful stop, so the count is what is durably on disk.
+        exit_code = self.failwatch.stop()
+        with sqlite3.connect(self.state_path) as conn:
+            rows = int(conn.execute("SELECT count(*) FROM failures").fetchone()[0])
+        # uvicorn re-raises the SIGTERM after its graceful shutdown, so the exit code is
+        # -15 either way; the lifespan's last log line tells a clean stop from a crash.
+        stopped = '"msg": "failwatch stopped"' in self.failwatch.log_path.read_text()
+        return dataclasses.replace(memory, rows=rows, exit_code=exit_code, stopped_cleanly=stopped)
+
+    def _write(
+        self, started: dt.datetime, measurements: list[Measurement], memory: MemoryCheck
+    ) -> None:
+        stamp = started.strftime("%Y%m%dT%H%M%SZ")
+        about = machine(state_dir=self.tmp)
+        text = markdown(
+            started=started,
+            settings=self.settings,
+            machine=about,
+            measurements=measurements,
+            memory=memory,
+            body_bytes={
+                FAILURES: wire_size(failure_body()),
+                IGNORED: wire_size(completed_body()),
+            },
+        )
+        raw = {
+            "started": started.isoformat(),
+            "settings": asdict(self.settings),
+            "machine": about,
+            "measurements": [asdict(m) for m in measurements],
+            "memory": asdict(memory),
+        }
+        (RESULTS_DIR / f"bench-{stamp}.json").write_text(json.dumps(raw, indent=2) + "\n")
+        (RESULTS_DIR / f"bench-{stamp}.md").write_text(text)
+        print()
+        print(text)
+
+
+def _progress(m: Measurement) -> str:
+    return (
+        f"round {m.round} {m.workload:<13} {m.requests_per_second:8.0f} req/s  "
+        f"p50 {m.p50_ms:6.2f} ms  p99 {m.p99_ms:6.2f} ms  errors {m.errors}  "
+        f"other load {m.other_cores:4.2f} cores"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

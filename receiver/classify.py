@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from receiver.model import ErrorDetails
 
@@ -29,6 +29,7 @@ class ClassifierRule(BaseModel):
     error_types: tuple[str, ...] = ()
     message_contains: tuple[str, ...] = ()
     message_regex: re.Pattern[str] | None = None
+    _needles: tuple[str, ...] = PrivateAttr(default=())
 
     @field_validator("message_regex", mode="before")
     @classmethod
@@ -47,17 +48,35 @@ class ClassifierRule(BaseModel):
             raise ValueError("a rule needs error_types, message_contains or message_regex")
         if self.category in (UNKNOWN, STUCK):
             raise ValueError(f"{self.category!r} is assigned by failwatch itself")
+        self._needles = tuple(needle.casefold() for needle in self.message_contains)
         return self
 
     def matches(self, details: ErrorDetails) -> bool:
+        return self._matches(details, _texts(details))
+
+    def _matches(self, details: ErrorDetails, texts: _Texts) -> bool:
         if details.error_type is not None and details.error_type in self.error_types:
             return True
-        texts = [t for t in (details.message, details.context_message) if t]
-        folded = [t.casefold() for t in texts]
-        if any(needle.casefold() in text for needle in self.message_contains for text in folded):
+        if any(
+            needle.casefold() in text for needle in self.message_contains for text in texts.folded
+        ):
             return True
         regex = self.message_regex
-        return regex is not None and any(regex.search(text) for text in texts)
+        return regex is not None and any(regex.search(text) for text in texts.original)
+
+
+class _Texts:
+    """The messages a rule looks at, folded once for every rule of a classification."""
+
+    __slots__ = ("folded", "original")
+
+    def __init__(self, original: list[str]) -> None:
+        self.original = original
+        self.folded = [text.casefold() for text in original]
+
+
+def _texts(details: ErrorDetails) -> _Texts:
+    return _Texts([t for t in (details.message, details.context_message) if t])
 
 
 def _rule(
@@ -93,7 +112,8 @@ DEFAULT_RULES: tuple[ClassifierRule, ...] = (
 
 def classify(details: ErrorDetails, rules: Sequence[ClassifierRule] = DEFAULT_RULES) -> str:
     """The category of the first rule that matches, else `unknown`."""
+    texts = _texts(details)
     for rule in rules:
-        if rule.matches(details):
+        if rule._matches(details, texts):
             return rule.category
     return UNKNOWN

@@ -26,8 +26,9 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
-        for outcome in WEBHOOK_OUTCOMES:  # every series exists from the start, at 0
-            self.webhook_events.labels(outcome)
+        # Every series exists from the start, at 0; the children are kept because
+        # `labels()` costs a lock and a lookup on every webhook.
+        self.webhook_outcome = {o: self.webhook_events.labels(o) for o in WEBHOOK_OUTCOMES}
         self.ignored = Counter(
             "failwatch_webhook_ignored",
             "Webhook calls acknowledged but ignored, by reason.",

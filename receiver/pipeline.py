@@ -28,7 +28,10 @@ _NOT_LABELS = frozenset({"parameters", "prompt", "negative_prompt"})
 
 def clean_text(text: str, limit: int) -> str:
     """Text that any store and any notifier can take: valid UTF-8, bounded length."""
-    return text[:limit].encode("utf-8", "replace").decode("utf-8")
+    text = text[:limit]
+    if text.isascii():  # the common case, and ASCII cannot hold a lone surrogate
+        return text
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def process_webhook(

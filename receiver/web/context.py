@@ -19,8 +19,15 @@ class Services:
     store: Store
     metrics: Metrics
     clock: Callable[[], float]
-    # Set when a new failure is stored, so the dispatcher need not poll for it.
+    # Set when the sweeper found failures, so the dispatcher takes them without waiting
+    # for its next tick. The webhook does not set it: group_wait makes a tick's delay
+    # irrelevant, and a wake per request would cost a dispatcher pass per request.
     new_failures: asyncio.Event = field(default_factory=asyncio.Event)
+    # Decoded once: the check runs on every webhook.
+    webhook_secrets: list[bytes] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.webhook_secrets = self.settings.webhook_secrets()
 
     def wake_dispatcher(self) -> None:
         self.new_failures.set()

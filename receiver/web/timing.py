@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from prometheus_client import Histogram
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from receiver.metrics import Metrics
@@ -13,6 +14,7 @@ class RequestTiming:
     def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._by_route: dict[str, Histogram] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -26,4 +28,7 @@ class RequestTiming:
             # so a scanner cannot create unbounded series.
             endpoint = scope.get("endpoint")
             route = getattr(endpoint, "__name__", "unmatched")
-            self.metrics.request_duration.labels(route).observe(time.perf_counter() - started)
+            histogram = self._by_route.get(route)
+            if histogram is None:
+                histogram = self._by_route[route] = self.metrics.request_duration.labels(route)
+            histogram.observe(time.perf_counter() - started)

@@ -7,11 +7,12 @@ because pg_net gives up after a few seconds and never retries.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from receiver.errors import InvalidPayload, NotJSONError, StoreUnavailable
 from receiver.model import Failure, Ignored
@@ -29,7 +30,7 @@ class BodyTooLarge(Exception):
 async def receive_webhook(request: Request) -> Response:
     services = services_of(request)
     started = time.perf_counter()
-    accepted = services.settings.webhook_secrets()
+    accepted = services.webhook_secrets
     if accepted and not matches_any(presented_secrets(request.headers), accepted):
         return _answer(services, started, 401, "unauthorized", {"error": "unauthorized"})
     try:
@@ -71,7 +72,6 @@ async def _store(services: Services, started: float, failure: Failure) -> Respon
         )
     if is_new:
         services.metrics.failures.labels(failure.category).inc()
-        services.wake_dispatcher()
         return _answer(services, started, 202, "accepted", {"status": "accepted"}, failure)
     return _answer(services, started, 202, "duplicate", {"status": "duplicate"}, failure)
 
@@ -97,7 +97,7 @@ def _answer(
     content: dict[str, str],
     failure: Failure | None = None,
 ) -> Response:
-    services.metrics.webhook_events.labels(outcome).inc()
+    services.metrics.webhook_outcome[outcome].inc()
     fields: dict[str, object] = {
         "outcome": outcome,
         "status": status,
@@ -115,4 +115,12 @@ def _answer(
             fingerprint=failure.fingerprint,
         )
     log.log(logging.WARNING if status >= 400 else logging.INFO, "webhook", extra=fields)
-    return JSONResponse(content, status_code=status)
+    body = _CONSTANT_BODIES.get(outcome) or _encode(content).encode()
+    return Response(body, status_code=status, media_type="application/json")
+
+
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# The two answers that carry nothing variable, encoded once.
+_CONSTANT_BODIES = {
+    outcome: _encode({"status": outcome}).encode() for outcome in ("accepted", "duplicate")
+}

@@ -4,7 +4,7 @@ A real `failwatch serve` takes many concurrent webhooks of distinct failures, pl
 request whose body is still arriving, when it gets SIGTERM. Afterwards every failure it
 answered `202 accepted` is in the SQLite file, the file is intact, the in-flight request
 was finished rather than dropped, the process exited 0 within the grace period, and the
-next start serves again on the same file.
+next start serves again on the same file and delivers the notification it still owed.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import pytest
 
 from tests.deploy.manifests import shutdown_budget_seconds
 from tests.deploy.process import Server, clean_environment, free_port, running
+from tests.standins.slack import SlackStandIn
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.timeout(180)]
 
@@ -164,6 +165,7 @@ def test_sigterm_under_load_keeps_every_accepted_failure(tmp_path: Path) -> None
         "FAILWATCH_STATE_URL": f"sqlite:///{database}",
         "FAILWATCH_WEBHOOK_SECRET": SECRET,
         "FAILWATCH_LOG_LEVEL": "warning",  # a log line per webhook would slow the burst
+        "FAILWATCH_GROUP_WAIT": "1h",  # nothing is sent before the stop
     }
 
     def serve(port: int) -> list[str]:
@@ -193,24 +195,37 @@ def test_sigterm_under_load_keeps_every_accepted_failure(tmp_path: Path) -> None
     # Anything stored but unacknowledged was committed while its answer was cut off.
     assert stored <= tally.sent | {"gen-in-flight"}
 
-    port = free_port()
-    with running(
-        serve(port), env=env, cwd=tmp_path, port=port, log_path=tmp_path / "second.log"
-    ) as again:
-        again.wait_ready()
-        seen = sorted(accepted)[0]
-        repeat = httpx.post(
-            f"{again.base_url}/webhooks/supabase",
-            content=failure_body(seen),
-            headers=HEADERS,
-            trust_env=False,
-        )
-        fresh = httpx.post(
-            f"{again.base_url}/webhooks/supabase",
-            content=failure_body("gen-after-restart"),
-            headers=HEADERS,
-            trust_env=False,
-        )
-        assert (repeat.status_code, repeat.json()) == (202, {"status": "duplicate"})
-        assert (fresh.status_code, fresh.json()) == (202, {"status": "accepted"})
-        assert again.terminate(timeout=GRACE) == 0, again.log()
+    # The first run held its failures back (group_wait 1 h); the next start owes them
+    # to Slack, in one message for their one group.
+    with SlackStandIn() as slack:
+        port = free_port()
+        env.update(FAILWATCH_GROUP_WAIT="0s", FAILWATCH_SLACK_WEBHOOK_URL=slack.webhook_url)
+        with running(
+            serve(port), env=env, cwd=tmp_path, port=port, log_path=tmp_path / "second.log"
+        ) as again:
+            again.wait_ready()
+            slack.wait_for(lambda s: len(s.webhook_messages) >= 1)
+            _send_more_after_restart(again, seen=sorted(accepted)[0])
+    [message] = slack.webhook_messages
+    assert str(message["text"]).startswith(
+        f":hourglass_flowing_sand: {len(stored)} failures · rate_limit · flux-pro\n"
+    )
+
+
+def _send_more_after_restart(again: Server, *, seen: str) -> None:
+    """The restarted server still knows what it stored, and takes new failures."""
+    repeat = httpx.post(
+        f"{again.base_url}/webhooks/supabase",
+        content=failure_body(seen),
+        headers=HEADERS,
+        trust_env=False,
+    )
+    fresh = httpx.post(
+        f"{again.base_url}/webhooks/supabase",
+        content=failure_body("gen-after-restart"),
+        headers=HEADERS,
+        trust_env=False,
+    )
+    assert (repeat.status_code, repeat.json()) == (202, {"status": "duplicate"})
+    assert (fresh.status_code, fresh.json()) == (202, {"status": "accepted"})
+    assert again.terminate(timeout=GRACE) == 0, again.log()

@@ -1,9 +1,11 @@
 """End to end through real triggers: a row becomes failed in PostgreSQL, the pg_net
-stand-in sends the webhook after commit, and `failwatch serve` (a real process) stores it."""
+stand-in sends the webhook after commit, and `failwatch serve` (a real process) stores it
+and notifies it."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import psycopg
@@ -30,7 +32,13 @@ SECRET = "it's a \\secret\" of sorts"
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("serve")
-    with failwatch_serve(tmp, {"FAILWATCH_WEBHOOK_SECRET": f"{SECRET},next-secret"}) as served:
+    env = {
+        "FAILWATCH_WEBHOOK_SECRET": f"{SECRET},next-secret",
+        # No Slack or e-mail configured: notifications go to the console (its log).
+        "FAILWATCH_GROUP_WAIT": "0s",
+        "FAILWATCH_GROUP_INTERVAL": "1s",
+    }
+    with failwatch_serve(tmp, env) as served:
         yield served
 
 
@@ -90,7 +98,22 @@ def test_only_committed_transitions_into_failed_reach_failwatch(
     rows = {r["generation_id"]: r for r in stored_failures(served.state_path)}
     assert (rows["e2e-p1"]["category"], rows["e2e-p1"]["source"]) == ("rate_limit", "webhook")
     assert rows["e2e-p2"]["category"] == "timeout"
+    # ... and on to a notifier: the console receiver prints each notification.
+    wanted = {"Rate limit exceeded", "Request 42 timed out"}
+    deadline = time.monotonic() + 30
+    while not wanted <= notified_messages(served) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert wanted <= notified_messages(served)
     assert SECRET not in served.log_text()
+
+
+def notified_messages(served: Served) -> set[str]:
+    """Error messages of the notifications the console receiver printed."""
+    found: set[str] = set()
+    for line in served.log_text().splitlines():
+        if line.startswith('{"notification"'):
+            found.update(error["message"] for error in json.loads(line)["top_errors"])
+    return found
 
 
 def test_the_slim_webhook_sends_a_small_body_that_failwatch_accepts(

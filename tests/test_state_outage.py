@@ -31,7 +31,9 @@ async def test_webhooks_get_503_while_the_state_is_away_and_recover_alone() -> N
         parts = urlsplit(dsn)
         with proxy_to(parts.hostname or "127.0.0.1", parts.port or 5432) as proxy:
             via_proxy = dsn.replace(f":{parts.port}/", f":{proxy.port}/")
-            settings = load_settings(state_url=via_proxy, webhook_secret="s", group_wait="0s")
+            settings = load_settings(
+                state_url=via_proxy, webhook_secret="s", group_wait="0s", group_interval="1s"
+            )
             recorder = Recorder()
             app = create_app(settings, notifiers={("default", "console"): recorder})
             async with serving(app) as client:

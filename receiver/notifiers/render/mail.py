@@ -176,8 +176,8 @@ def _error_row(error: ErrorCount, cell: str, *, show_type: bool) -> str:
     )
     prompt = facts.prompt(error)
     sample = (
-        f'<div style="padding-top:4px;font-size:12px;color:{_MUTED};font-family:{_FONT};'
-        f'white-space:pre-wrap;">{escape(prompt)}</div>'
+        f'<div style="padding-top:4px;font-size:12px;color:{_MUTED};font-family:{_FONT};">'
+        f"{escape(prompt)}</div>"
         if prompt
         else ""
     )

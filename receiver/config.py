@@ -126,6 +126,16 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         None, description="failwatch's own URL; alerts link to its admin API"
     )
+    # Both off by default: an alert channel is read more widely than the database.
+    include_prompts: bool = Field(
+        False,
+        description="put a sample prompt of each error, cut to 200 characters, in alerts",
+    )
+    include_user_emails: bool = Field(
+        False,
+        description="put up to 5 affected users' e-mails in alerts; needs "
+        "FAILWATCH_SUPABASE_URL and FAILWATCH_SUPABASE_SERVICE_ROLE_KEY",
+    )
 
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     receivers: tuple[ReceiverConfig, ...] = Field((), description="named receivers (YAML)")
@@ -138,6 +148,13 @@ class Settings(BaseSettings):
             self.route_config(), defaults=self.default_timing(), receivers=list(self.receiver_map())
         )
         problems += self._integration_problems()
+        if self.include_user_emails and not (
+            self.supabase_url and self.supabase_service_role_key is not None
+        ):
+            problems.append(
+                "include_user_emails (FAILWATCH_INCLUDE_USER_EMAILS): needs "
+                "FAILWATCH_SUPABASE_URL and FAILWATCH_SUPABASE_SERVICE_ROLE_KEY"
+            )
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -6,6 +6,9 @@ exponentially with jitter and never sooner than a `Retry-After`, which also paus
 whole destination; permanent failures, too many attempts or too old a row go to the dead
 letter, where `failwatch outbox list|retry` and the admin API find them.
 
+User e-mails (when configured) are looked up just before each send and never stored;
+a lookup that fails or is slow only leaves them out — it never holds a notification back.
+
 Crash window: a row is acked after the provider's 2xx. A crash between the two leaves the
 row claimed; when the lease runs out it is sent again. That one duplicate is the price of
 never losing a notification.
@@ -17,12 +20,13 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from itertools import groupby
 
 from receiver.config import DeliverySettings
 from receiver.errors import DeliveryError, StoreUnavailable
 from receiver.metrics import Metrics
+from receiver.model import Notification
 from receiver.notifiers.base import Notifier
 from receiver.store import Store, outbox_sql
 from receiver.store.outbox_sql import OutboxRow
@@ -34,6 +38,10 @@ CLAIM_BATCH = 32
 SEND_TIMEOUT = 30.0
 IDLE_POLL = 1.0
 MIN_POLL = 0.05
+EMAIL_LOOKUP_TIMEOUT = 10.0
+
+# User ids → their e-mail addresses (None where unknown).
+EmailLookup = Callable[[Sequence[str]], Awaitable[dict[str, str | None]]]
 
 
 class DeliveryWorker:
@@ -47,8 +55,10 @@ class DeliveryWorker:
         clock: Callable[[], float],
         holder: str | None = None,
         rng: random.Random | None = None,
+        emails: EmailLookup | None = None,
     ) -> None:
         self._store = store
+        self._emails = emails
         self._notifiers = notifiers
         self._settings = settings
         self._metrics = metrics
@@ -133,8 +143,9 @@ class DeliveryWorker:
                 )
             )
             return
+        notification = await self._with_emails(row.notification)
         try:
-            refs = await asyncio.wait_for(notifier.send(row.notification), SEND_TIMEOUT)
+            refs = await asyncio.wait_for(notifier.send(notification), SEND_TIMEOUT)
         except DeliveryError as exc:
             await self._failed(row, exc)
             return
@@ -151,6 +162,23 @@ class DeliveryWorker:
             await self._failed(row, error)
             return
         await self._sent(row, dict(refs) if refs else None)
+
+    async def _with_emails(self, notification: Notification) -> Notification:
+        """The notification with its sample users' e-mails, or as it is if they cannot
+        be had now."""
+        ids = notification.sample_user_ids
+        if self._emails is None or not ids:
+            return notification
+        try:
+            found = await asyncio.wait_for(self._emails(ids), EMAIL_LOOKUP_TIMEOUT)
+        except Exception as exc:  # e-mails are a nicety; the alert goes out regardless
+            log.warning(
+                "user e-mail lookup failed; sending without e-mails",
+                extra={"notification": notification.id, "error_type": type(exc).__name__},
+            )
+            return notification
+        addresses = tuple(dict.fromkeys(e for e in (found.get(i) for i in ids) if e))
+        return notification.model_copy(update={"sample_user_emails": addresses})
 
     async def _sent(self, row: OutboxRow, refs: dict[str, str] | None) -> None:
         now = self._clock()

@@ -66,6 +66,8 @@ class Failure:
     occurred_at: str | None
     # Scalar record columns (and category/error_type), for routing and silences.
     labels: Mapping[str, str] = field(default_factory=dict)
+    # The end user's prompt, cut short; only kept when `include_prompts` is on.
+    prompt: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,8 @@ class ErrorCount(BaseModel):
     error_type: str | None = None
     count: int
     new: bool = False
+    # The first prompt seen with this error (only stored when `include_prompts` is on).
+    sample_prompt: str | None = None
 
 
 class Notification(BaseModel):
@@ -124,6 +128,11 @@ class Notification(BaseModel):
     models: tuple[str, ...] = ()
     error_types: tuple[str, ...] = ()
     sample_generation_ids: tuple[str, ...] = ()
+    # A few of the episode's user ids; never rendered. The delivery worker turns them
+    # into `sample_user_emails` just before sending, only when `include_user_emails` is
+    # on, so addresses never land in the state store.
+    sample_user_ids: tuple[str, ...] = ()
+    sample_user_emails: tuple[str, ...] = ()
     silenced: int = 0
     thread: dict[str, str] | None = None
 

@@ -22,6 +22,9 @@ from receiver.model import ErrorDetails, Failure, FailureKind, Ignored, Source
 # Kept for routing and silences; larger values are cut, structured ones left out.
 _MAX_LABEL = 256
 _MAX_MESSAGE = 4096
+# A sample prompt is for recognising what users asked, not for reading it whole.
+PROMPT_CHARS = 200
+_ELLIPSIS = "\u2026"
 # Columns that are never labels: large, or private to the end user.
 _NOT_LABELS = frozenset({"parameters", "prompt", "negative_prompt"})
 
@@ -40,13 +43,20 @@ def process_webhook(
     schema: str = "public",
     table: str = "generations",
     rules: Sequence[ClassifierRule] = DEFAULT_RULES,
+    include_prompt: bool = False,
 ) -> Failure | Ignored:
     """A webhook body → the failure it reports, or why it reports none."""
     event = parse_webhook(body)
     selected = became_failed(event, schema=schema, table=table)
     if isinstance(selected, Ignored):
         return selected
-    return failure_from_row(selected, kind=FailureKind.FAILED, source=Source.WEBHOOK, rules=rules)
+    return failure_from_row(
+        selected,
+        kind=FailureKind.FAILED,
+        source=Source.WEBHOOK,
+        rules=rules,
+        include_prompt=include_prompt,
+    )
 
 
 def failure_from_row(
@@ -55,8 +65,13 @@ def failure_from_row(
     kind: FailureKind,
     source: Source,
     rules: Sequence[ClassifierRule] = DEFAULT_RULES,
+    include_prompt: bool = False,
 ) -> Failure:
-    """Classify and fingerprint one `generations` row (from a webhook or a sweep)."""
+    """Classify and fingerprint one `generations` row (from a webhook or a sweep).
+
+    The prompt is the end user's own text: it is kept (cut short) only when
+    `include_prompt` says so, and otherwise never leaves this function.
+    """
     generation_id = row_text(record, "id")
     if not generation_id:
         raise InvalidPayload("record.id", "missing; expected a string or number")
@@ -85,7 +100,17 @@ def failure_from_row(
         session_id=labels.get("session_id"),
         occurred_at=_clean_or_none(details.timestamp),
         labels=labels,
+        prompt=_prompt(record) if include_prompt else None,
     )
+
+
+def _prompt(record: Mapping[str, Any]) -> str | None:
+    prompt = record.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        return None
+    if len(prompt) <= PROMPT_CHARS:
+        return clean_text(prompt, PROMPT_CHARS)
+    return clean_text(prompt, PROMPT_CHARS - len(_ELLIPSIS)) + _ELLIPSIS
 
 
 def idempotency_key(generation_id: str, kind: FailureKind, details: ErrorDetails) -> str:

@@ -87,6 +87,7 @@ class SweepOptions:
     max_lookback: float = 7 * 86400.0
     page_size: int = 500
     query_timeout: float = 10.0
+    include_prompts: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SweepOptions:
@@ -96,6 +97,7 @@ class SweepOptions:
             schema=settings.source_schema,
             table=settings.source_table,
             rules=settings.classifier.rules,
+            include_prompts=settings.include_prompts,
         )
 
     @property
@@ -290,7 +292,11 @@ class Sweeper:
             try:
                 failures.append(
                     failure_from_row(
-                        row["record"], kind=kind, source=Source.SWEEP, rules=self._options.rules
+                        row["record"],
+                        kind=kind,
+                        source=Source.SWEEP,
+                        rules=self._options.rules,
+                        include_prompt=self._options.include_prompts,
                     )
                 )
             except InvalidPayload:  # a row without an id cannot be tracked; not worth a stop

@@ -179,3 +179,20 @@ def test_a_misspelt_variable_is_an_error_naming_it(monkeypatch: pytest.MonkeyPat
     assert "FAILWATCH_WEBHOOK_SECRETS: not a failwatch setting" in str(caught.value)
     assert "DELIVERY" not in str(caught.value)
     assert "oops" not in str(caught.value)
+
+
+def test_prompts_and_user_emails_stay_out_of_alerts_by_default() -> None:
+    settings = load_settings()
+    assert (settings.include_prompts, settings.include_user_emails) == (False, False)
+
+
+@pytest.mark.parametrize(
+    "supabase",
+    [{}, {"supabase_url": "https://abcd.supabase.co"}, {"supabase_service_role_key": "k"}],
+)
+def test_user_emails_need_the_supabase_url_and_key(supabase: dict[str, str]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(include_user_emails=True, **supabase)
+    assert "include_user_emails (FAILWATCH_INCLUDE_USER_EMAILS): needs" in str(caught.value)
+    ok = {"supabase_url": "https://abcd.supabase.co", "supabase_service_role_key": "k"}
+    assert load_settings(include_user_emails=True, **ok).include_user_emails

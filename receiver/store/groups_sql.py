@@ -23,6 +23,7 @@ from receiver.store.tx import Tx, skip_locked
 
 TOP_ERRORS = 10
 SAMPLE_IDS = 5
+SAMPLE_USERS = 5
 
 
 def group_key(route: Route, labels: Mapping[str, str]) -> str:
@@ -62,9 +63,12 @@ class _Batch:
                 row.model_id,
                 row.generation_id,
                 1,
+                row.prompt,
             ]
         else:
             entry[4] += 1
+            if entry[5] is None:
+                entry[5] = row.prompt
         if row.user_id:
             self.users.add(row.user_id)
         if row.kind == FailureKind.STUCK:
@@ -83,17 +87,18 @@ class _FailureRow:
     labels: dict[str, str]
     received_at: float
     kind: str
+    prompt: str | None
 
 
 _FAILURE_COLUMNS = (
     "seq, generation_id, fingerprint, message, error_type, model_id, user_id, labels, "
-    "received_at, kind"
+    "received_at, kind, prompt"
 )
 
 
 def _failure_rows(rows: Iterable[Sequence[Any]]) -> list[_FailureRow]:
     return [
-        _FailureRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8], r[9])
+        _FailureRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8], r[9], r[10])
         for r in rows
     ]
 
@@ -223,13 +228,16 @@ def _count(tx: Tx, key: str, batch: _Batch) -> None:
     )
     tx.executemany(
         "INSERT INTO group_errors (group_key, episode, fingerprint, message, error_type, "
-        "model_id, sample_generation_id, count, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "model_id, sample_generation_id, count, pending, sample_prompt) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (group_key, episode, fingerprint) DO UPDATE SET "
         "count = group_errors.count + excluded.count, "
-        "pending = group_errors.pending + excluded.pending",
+        "pending = group_errors.pending + excluded.pending, "
+        # The first prompt seen stays the sample.
+        "sample_prompt = COALESCE(group_errors.sample_prompt, excluded.sample_prompt)",
         [
-            (key, episode, fp, msg, etype, model, sample, n, n)
-            for fp, (msg, etype, model, sample, n) in batch.errors.items()
+            (key, episode, fp, msg, etype, model, sample, n, n, prompt)
+            for fp, (msg, etype, model, sample, n, prompt) in batch.errors.items()
         ],
     )
     if batch.users:
@@ -399,13 +407,19 @@ def _notification(tx: Tx, group: _Group, reason: Reason, now: float) -> Notifica
     key, episode = group.key, group.episode
     errors = tx.fetchall(
         "SELECT fingerprint, message, error_type, count, pending, notified, model_id, "
-        "sample_generation_id FROM group_errors WHERE group_key = ? AND episode = ? "
+        "sample_generation_id, sample_prompt FROM group_errors "
+        "WHERE group_key = ? AND episode = ? "
         "ORDER BY CASE WHEN pending > 0 AND notified = 0 THEN 0 ELSE 1 END, count DESC, "
         "fingerprint LIMIT ?",
         (key, episode, TOP_ERRORS),
     )
     users = tx.fetchone(
         "SELECT count(*) FROM group_users WHERE group_key = ? AND episode = ?", (key, episode)
+    )
+    sample_users = tx.fetchall(
+        "SELECT user_id FROM group_users WHERE group_key = ? AND episode = ? "
+        "ORDER BY user_id LIMIT ?",
+        (key, episode, SAMPLE_USERS),
     )
     models = tx.fetchall(
         "SELECT DISTINCT model_id FROM group_errors WHERE group_key = ? AND episode = ? "
@@ -439,12 +453,14 @@ def _notification(tx: Tx, group: _Group, reason: Reason, now: float) -> Notifica
                 error_type=e[2],
                 count=e[3],
                 new=later_flush and e[4] > 0 and not e[5],
+                sample_prompt=e[8],
             )
             for e in errors
         ),
         models=tuple(m[0] for m in models),
         error_types=tuple(t[0] for t in types),
         sample_generation_ids=tuple(e[7] for e in errors if e[7])[:SAMPLE_IDS],
+        sample_user_ids=tuple(u[0] for u in sample_users),
         silenced=group.silenced,
     )
 

@@ -87,8 +87,9 @@ def _statements(script: str) -> list[str]:
 
 _INSERT_FAILURE = """
 INSERT INTO failures (idempotency_key, generation_id, kind, source, category, fingerprint,
-    message, error_type, model_id, user_id, session_id, occurred_at, labels, received_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    message, error_type, model_id, user_id, session_id, occurred_at, labels, received_at,
+    prompt)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (idempotency_key) DO NOTHING
 """
 
@@ -113,6 +114,7 @@ def failure_row(failure: Failure, received_at: float) -> tuple[object, ...]:
         failure.occurred_at,
         json.dumps(dict(failure.labels), ensure_ascii=False, separators=(",", ":")),
         received_at,
+        failure.prompt,
     )
 
 

@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 
+import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
@@ -20,6 +21,7 @@ from receiver.notifiers.base import Notifier
 from receiver.notifiers.registry import build_notifiers, close_all, specs_by_receiver
 from receiver.store import Store, open_store
 from receiver.store.sweep_state import StoreSweepState
+from receiver.supabase_auth import SupabaseAuthAdmin
 from receiver.sweep import Sweeper, start_sweeper
 from receiver.web.admin import admin_routes
 from receiver.web.api import api_routes
@@ -54,12 +56,14 @@ def create_app(
         clock=clock,
     )
     senders = notifiers if notifiers is not None else build_notifiers(settings)
+    auth_http, auth_admin = _user_emails(settings)
     delivery = DeliveryWorker(
         store=services.store,
         notifiers=senders,
         settings=settings.delivery,
         metrics=services.metrics,
         clock=clock,
+        emails=auth_admin.emails if auth_admin is not None else None,
     )
     dispatcher = Dispatcher(
         store=services.store,
@@ -92,6 +96,8 @@ def create_app(
             stop.set()
             await asyncio.gather(*workers, return_exceptions=True)
             await close_all(senders)
+            if auth_http is not None:
+                await auth_http.aclose()
             await query_api.close()
             await services.store.close()
             log.info("failwatch stopped")
@@ -113,6 +119,18 @@ def create_app(
     app.state.services = services
     app.state.query_api = query_api
     return app
+
+
+def _user_emails(
+    settings: Settings,
+) -> tuple[httpx.AsyncClient, SupabaseAuthAdmin] | tuple[None, None]:
+    """The Auth admin lookup of users' e-mails for alerts, only when they are wanted."""
+    key = settings.supabase_service_role_key
+    if not settings.include_user_emails or not settings.supabase_url or key is None:
+        return None, None
+    http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
+    admin = SupabaseAuthAdmin(project_url=settings.supabase_url, service_role_key=key, http=http)
+    return http, admin
 
 
 def _start_sweeper(services: Services) -> Sweeper | None:

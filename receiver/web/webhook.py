@@ -48,6 +48,7 @@ async def receive_webhook(request: Request) -> Response:
             schema=settings.source_schema,
             table=settings.source_table,
             rules=settings.classifier.rules,
+            include_prompt=settings.include_prompts,
         )
     except NotJSONError as exc:
         return _answer(services, started, 400, "invalid", {"error": str(exc)})

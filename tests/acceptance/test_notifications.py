@@ -3,6 +3,7 @@ place with thread replies; one threaded e-mail per flush."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from tests.acceptance.serving import Server, running_serve
 from tests.payloads import SECRET, WEBHOOK, auth, failed_insert
 from tests.standins.slack import SlackStandIn
 from tests.standins.smtp import SmtpStandIn
+from tests.standins.supabase_auth import SupabaseAuthStandIn, serving
 
 pytestmark = pytest.mark.acceptance
 
@@ -112,3 +114,95 @@ def test_a_burst_is_one_message_per_group_updated_in_place(
     for later in mails[3:]:
         assert later.message["In-Reply-To"] in first_ids
         assert later.message["References"] == later.message["In-Reply-To"]
+
+
+SERVICE_KEY = "service-role-key-acceptance"
+USER = "0b4d7a3e-9c61-4f2a-8e15-7d3c2b1a0f9e"
+
+
+@pytest.fixture
+def supabase_auth() -> Iterator[SupabaseAuthStandIn]:
+    stand_in = SupabaseAuthStandIn(service_role_key=SERVICE_KEY, users={USER: "ada@example.com"})
+    with serving(stand_in) as running:
+        yield running
+
+
+def alert_once(
+    tmp_path: Path,
+    slack: SlackStandIn,
+    smtp: SmtpStandIn,
+    supabase: SupabaseAuthStandIn,
+    *,
+    prompt: str,
+    **flags: str,
+) -> tuple[str, str]:
+    """One failure through `failwatch serve` → (everything Slack got, the e-mail)."""
+    env = {
+        "FAILWATCH_WEBHOOK_SECRET": SECRET,
+        "FAILWATCH_SLACK_BOT_TOKEN": slack.token,
+        "FAILWATCH_SLACK_CHANNEL": "#alerts",
+        "FAILWATCH_SLACK_API_URL": slack.api_url,
+        "FAILWATCH_SMTP_HOST": smtp.host,
+        "FAILWATCH_SMTP_PORT": str(smtp.port),
+        "FAILWATCH_SMTP_TLS": "none",
+        "FAILWATCH_EMAIL_FROM": "failwatch@example.com",
+        "FAILWATCH_EMAIL_TO": "oncall@example.com",
+        "FAILWATCH_GROUP_WAIT": "1s",
+        "FAILWATCH_SUPABASE_URL": supabase.url,
+        "FAILWATCH_SUPABASE_SERVICE_ROLE_KEY": SERVICE_KEY,
+        **flags,
+    }
+    with running_serve(tmp_path, **env) as server:
+        body = failed_insert(id=str(uuid.uuid4()), user_id=USER, prompt=prompt)
+        with httpx.Client(base_url=server.url, timeout=10.0, trust_env=False) as client:
+            response = client.post(WEBHOOK, content=body, headers=auth())
+            assert response.json() == {"status": "accepted"}
+        slack.wait_for(lambda s: len(s.messages) == 1)
+        smtp.wait_for(lambda s: len(s.messages) == 1)
+        assert server.stop() == 0
+    calls = json.dumps([c.body for c in slack.calls], ensure_ascii=False)
+    [mail] = smtp.messages
+    # The raw bytes, and both bodies decoded (quoted-printable wraps long lines).
+    parts = [mail.data.decode("utf-8", "replace")]
+    for kind in ("plain", "html"):
+        part = mail.message.get_body((kind,))
+        assert part is not None
+        parts.append(part.get_content())
+    return calls, "\n".join(parts)
+
+
+def test_by_default_no_prompt_or_user_email_leaves_or_is_stored(
+    tmp_path: Path, slack: SlackStandIn, smtp: SmtpStandIn, supabase_auth: SupabaseAuthStandIn
+) -> None:
+    slack_calls, mail = alert_once(tmp_path, slack, smtp, supabase_auth, prompt="SECRET PROMPT")
+    assert "SECRET PROMPT" not in slack_calls
+    assert "SECRET PROMPT" not in mail
+    files = list(tmp_path.glob("failwatch.db*"))
+    assert files
+    assert not [f.name for f in files if b"SECRET PROMPT" in f.read_bytes()]
+    assert supabase_auth.requests_to("/auth/v1/admin/users/") == []  # no lookup at all
+    assert "Users:" not in slack_calls
+    assert "Users:" not in mail
+
+
+def test_with_both_flags_the_cut_prompt_and_the_emails_are_shown(
+    tmp_path: Path, slack: SlackStandIn, smtp: SmtpStandIn, supabase_auth: SupabaseAuthStandIn
+) -> None:
+    prompt = "<!channel> a lighthouse " + "x" * 300
+    slack_calls, mail = alert_once(
+        tmp_path,
+        slack,
+        smtp,
+        supabase_auth,
+        prompt=prompt,
+        FAILWATCH_INCLUDE_PROMPTS="true",
+        FAILWATCH_INCLUDE_USER_EMAILS="true",
+    )
+    cut = "x" * (200 - len("<!channel> a lighthouse ") - 1) + "…"
+    assert f"Prompt: &lt;!channel&gt; a lighthouse {cut}" in slack_calls
+    assert "<!channel>" not in slack_calls
+    assert "x" * 200 not in slack_calls
+    assert "Users: ada@example.com" in slack_calls
+    assert "Users: ada@example.com" in mail
+    assert "a lighthouse " + cut in mail
+    assert len(supabase_auth.requests_to("/auth/v1/admin/users/")) >= 1

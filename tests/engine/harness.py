@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from receiver.config import Settings, load_settings
-from receiver.delivery import DeliveryWorker
+from receiver.delivery import DeliveryWorker, EmailLookup
 from receiver.dispatcher import Dispatcher
 from receiver.errors import DeliveryError
 from receiver.metrics import Metrics
@@ -85,6 +85,7 @@ class Engine:
             kind=FailureKind.FAILED,
             source=Source.WEBHOOK,
             rules=self.settings.classifier.rules,
+            include_prompt=self.settings.include_prompts,
         )
         return await self.store.record_failure(failure, received_at=self.clock())
 
@@ -103,9 +104,14 @@ class Engine:
 
 @asynccontextmanager
 async def engine(
-    tmp_path: Path, *, state_url: str | None = None, **overrides: Any
+    tmp_path: Path,
+    *,
+    state_url: str | None = None,
+    emails: EmailLookup | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[Engine]:
-    """The engine on a real store: SQLite in `tmp_path`, or the given state URL."""
+    """The engine on a real store: SQLite in `tmp_path`, or the given state URL;
+    `emails` is the delivery worker's lookup of users' e-mails."""
     url = state_url or f"sqlite:///{tmp_path}/fw.db"
     settings = load_settings(state_url=url, **overrides)
     clock = Clock()
@@ -119,7 +125,12 @@ async def engine(
     }
     metrics = Metrics()
     worker = DeliveryWorker(
-        store=store, notifiers=notifiers, settings=settings.delivery, metrics=metrics, clock=clock
+        store=store,
+        notifiers=notifiers,
+        settings=settings.delivery,
+        metrics=metrics,
+        clock=clock,
+        emails=emails,
     )
     dispatcher = Dispatcher(
         store=store, root=settings.routes(), integrations=specs_by_receiver(settings), clock=clock

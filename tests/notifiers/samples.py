@@ -89,3 +89,22 @@ def later(sequence: int, reason: Reason, **changes: Any) -> Notification:
         defaults.update(created_at=T0 + 4 * 3600 + 60, top_errors=_EPISODE_ERRORS)
     defaults.update(changes)
     return notification(**defaults)
+
+
+def with_details(base: Notification) -> Notification:
+    """`base` as sent with `include_prompts` and `include_user_emails` on."""
+    prompts = {
+        "fp-rate": "a lighthouse at dusk, oil painting",
+        "fp-quota": "portrait of a red fox in the snow, 35mm, golden hour",
+    }
+    errors = tuple(
+        error.model_copy(update={"sample_prompt": prompts.get(error.fingerprint)})
+        for error in base.top_errors
+    )
+    return base.model_copy(
+        update={
+            "top_errors": errors,
+            "sample_user_ids": ("u-1", "u-2"),
+            "sample_user_emails": ("ada@example.com", "grace@example.com"),
+        }
+    )

@@ -20,7 +20,7 @@ from receiver.notifiers.render import (
     text_body,
     thread_reply,
 )
-from tests.notifiers.samples import T0, later, notification
+from tests.notifiers.samples import T0, later, notification, with_details
 from tests.notifiers.snapshots import assert_json_snapshot, assert_snapshot
 
 X = facts.TIMES  # the multiplication sign, as in "37 times"
@@ -34,6 +34,8 @@ FLUSHES = {
     "new_error": later(3, Reason.NEW_ERROR),
     "resolved": later(4, Reason.RESOLVED),
     "repeat": later(5, Reason.REPEAT),
+    # With include_prompts and include_user_emails on.
+    "first_with_details": with_details(notification()),
 }
 INJECTIONS = [
     "<!channel>",
@@ -73,7 +75,7 @@ def test_slack_rendering_matches_its_snapshot(flush: str) -> None:
     assert_json_snapshot(f"slack_{flush}.json", rendered)
 
 
-@pytest.mark.parametrize("flush", ["first", "new_error", "resolved"])
+@pytest.mark.parametrize("flush", ["first", "new_error", "resolved", "first_with_details"])
 def test_email_rendering_matches_its_snapshot(flush: str) -> None:
     n = FLUSHES[flush]
     assert_snapshot(f"email_{flush}.subject.txt", subject(n) + "\n")
@@ -198,9 +200,18 @@ def test_no_user_string_can_ping_or_link(payload: str) -> None:
         sample_generation_ids=(f"g{payload}",),
         receiver=f"ops{payload}",
         top_errors=(
-            ErrorCount(fingerprint="a", message=f"hi {payload} there", count=3, new=True),
-            ErrorCount(fingerprint="b", message=f"```{payload}```", count=1),
+            ErrorCount(
+                fingerprint="a",
+                message=f"hi {payload} there",
+                count=3,
+                new=True,
+                sample_prompt=f"draw {payload} now",
+            ),
+            ErrorCount(
+                fingerprint="b", message=f"```{payload}```", count=1, sample_prompt=f"```{payload}"
+            ),
         ),
+        sample_user_emails=(f"a{payload}@example.com",),
     )
     for flush in (n, n.model_copy(update={"reason": Reason.RESOLVED})):
         for text in mrkdwn_texts(flush):
@@ -245,14 +256,26 @@ def test_configured_links_are_the_only_links() -> None:
 def test_html_escapes_every_value() -> None:
     n = notification(
         labels={"category": "rate_limit", "model_id": '<img src=x onerror="alert(1)">'},
-        top_errors=(ErrorCount(fingerprint="a", message="<script>alert(1)</script>", count=2),),
+        top_errors=(
+            ErrorCount(
+                fingerprint="a",
+                message="<script>alert(1)</script>",
+                count=2,
+                sample_prompt="<b>draw</b> me",
+            ),
+        ),
         sample_generation_ids=("</td><b>",),
+        sample_user_emails=("<i>x</i>@example.com",),
     )
     html = html_body(n)
     assert "<script" not in html
     assert "<img" not in html
     assert "</td><b>" not in html
+    assert "<b>draw" not in html
+    assert "<i>x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Prompt: &lt;b&gt;draw&lt;/b&gt; me" in html
+    assert "Users: &lt;i&gt;x&lt;/i&gt;@example.com" in html
 
 
 def test_control_characters_never_reach_the_subject() -> None:
@@ -272,11 +295,16 @@ def huge_notification() -> Notification:
         error_types=tuple(f"Type{i}{long}" for i in range(30)),
         top_errors=tuple(
             ErrorCount(
-                fingerprint=f"f{i}", message=f"error {i} {long}", count=10_000 - i, new=i % 2 == 0
+                fingerprint=f"f{i}",
+                message=f"error {i} {long}",
+                count=10_000 - i,
+                new=i % 2 == 0,
+                sample_prompt=f"prompt {i} {long}",
             )
             for i in range(200)
         ),
         sample_generation_ids=tuple(f"g{i}{long}" for i in range(50)),
+        sample_user_emails=tuple(f"user{i}{long}@example.com" for i in range(5)),
         receiver="r" + long,
     )
 
@@ -331,3 +359,44 @@ def test_times_are_utc_whatever_the_local_zone(monkeypatch: pytest.MonkeyPatch) 
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+# -- prompts and users ---------------------------------------------------------------
+
+
+def test_without_details_no_prompt_or_users_line_is_rendered() -> None:
+    n = notification(sample_user_ids=("u-1", "u-2"))
+    rendered = [*mrkdwn_texts(n), text_body(n), html_body(n)]
+    assert not any("Prompt:" in text or "Users:" in text for text in rendered)
+    assert not any("u-1" in text for text in rendered)  # ids are never shown
+
+
+def test_the_sample_prompt_is_shown_under_its_error() -> None:
+    n = with_details(notification())
+    section = slack_message(n).blocks[3]["text"]["text"]
+    lines = section.split("\n")
+    rate = next(i for i, line in enumerate(lines) if "Rate limit exceeded" in line)
+    # Aligned with the message: after "    ", the two-digit count and the sign.
+    assert lines[rate + 1] == " " * 9 + "Prompt: a lighthouse at dusk, oil painting"
+    text = text_body(n).split("\n")
+    rate = next(i for i, line in enumerate(text) if "Rate limit exceeded" in line)
+    assert text[rate + 1] == " " * 11 + "Prompt: a lighthouse at dusk, oil painting"
+    assert (
+        "Users: ada@example.com, grace@example.com"
+        in slack_message(n).blocks[4]["elements"][0]["text"]
+    )
+    assert "Users: ada@example.com, grace@example.com" in text_body(n)
+
+
+def test_a_prompt_cannot_ping_or_break_out_of_the_code_block() -> None:
+    n = notification(
+        top_errors=(
+            ErrorCount(
+                fingerprint="a", message="boom", count=1, sample_prompt="<!channel> ```\n*hi*"
+            ),
+        )
+    )
+    section = slack_message(n).blocks[3]["text"]["text"]
+    assert "<!channel>" not in section
+    assert "Prompt: &lt;!channel&gt; \u02cb\u02cb\u02cb *hi*" in section
+    assert section.count("```") == 2

@@ -1,12 +1,12 @@
 """Slack: a Block Kit message per incident, its plain-text fallback, and thread replies.
 
-Every string that comes from a failure (messages, model ids, error types, generation ids)
-or from configuration is escaped for mrkdwn (`&`, `<`, `>`) — also inside code blocks,
-in plain_text and in the fallback — so `<!channel>`, `<@U123>` or `<http://evil|click>`
-in an error message can neither ping anyone nor hide a link. Backticks inside code are
-replaced by a look-alike so a message cannot close its code block. Block Kit limits are
-kept by construction (at most 6 blocks) and by visible truncation: header ≤ 150
-characters, section text ≤ 3,000, field ≤ 2,000.
+Every string that comes from a failure (messages, prompts, model ids, error types,
+generation ids, user e-mails) or from configuration is escaped for mrkdwn (`&`, `<`,
+`>`) — also inside code blocks, in plain_text and in the fallback — so `<!channel>`,
+`<@U123>` or `<http://evil|click>` in an error message can neither ping anyone nor hide
+a link. Backticks inside code are replaced by a look-alike so a message cannot close its
+code block. Block Kit limits are kept by construction (at most 6 blocks) and by visible
+truncation: header ≤ 150 characters, section text ≤ 3,000, field ≤ 2,000.
 """
 
 from __future__ import annotations
@@ -116,6 +116,9 @@ def top_errors(notification: Notification, options: RenderOptions, *, limit: int
     used = 0
     for index, error in enumerate(shown):
         line = escape_code(facts.error_line(error, width))
+        prompt = facts.prompt(error)
+        if prompt:  # under its error's message, so the two read as one entry
+            line += "\n" + escape_code(" " * facts.message_indent(width) + prompt)
         more = _more_errors(len(notification.top_errors) - index - 1)
         # Room for this line, and for the "… more" line if others must then be left out.
         if used + len(line) + 1 + len(more) + 1 > budget:
@@ -165,6 +168,9 @@ def _notes(notification: Notification) -> str:
             for gid in notification.sample_generation_ids[:SAMPLE_IDS]
         )
         notes.append(f"Sample generations: {ids}")
+    users = facts.users(notification)
+    if users:
+        notes.append(escape(users))
     if notification.silenced:
         notes.append(f":mute: {facts.count(notification.silenced, 'more failure')} silenced")
     return "  ·  ".join(notes)

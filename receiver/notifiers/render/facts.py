@@ -33,6 +33,9 @@ ELLIPSIS = "\u2026"
 TIMES = "\u00d7"  # the multiplication sign of "37 times"
 # One error message is shown on one line, at most this long: enough to recognise it.
 MESSAGE_CHARS = 300
+# Sample prompts are cut to 200 when stored; this only guards a longer stored one.
+PROMPT_CHARS = 200
+EMAIL_CHARS = 254
 _SPACES = re.compile(r"\s+")
 
 
@@ -138,6 +141,26 @@ def error_line(error: ErrorCount, width: int) -> str:
     """`NEW   12 times  Upstream returned 503` (with the sign): one top error."""
     marker = "NEW " if error.new else "    "
     return f"{marker}{error.count:>{width}}{TIMES}  {one_line(error.message)}"
+
+
+def message_indent(width: int) -> int:
+    """Where an error line's message starts: after the marker, the count and the sign."""
+    return 4 + width + 3
+
+
+def prompt(error: ErrorCount) -> str | None:
+    """`Prompt: a cat in a hat`: the error's sample prompt on one line, if it has one."""
+    if not error.sample_prompt:
+        return None
+    return f"Prompt: {one_line(error.sample_prompt, PROMPT_CHARS)}"
+
+
+def users(notification: Notification) -> str | None:
+    """`Users: a@x, b@y`: the sample users' e-mails, when they were looked up."""
+    if not notification.sample_user_emails:
+        return None
+    emails = ", ".join(one_line(e, EMAIL_CHARS) for e in notification.sample_user_emails)
+    return f"Users: {emails}"
 
 
 def count_width(errors: tuple[ErrorCount, ...]) -> int:

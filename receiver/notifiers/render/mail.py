@@ -42,7 +42,11 @@ def text_body(notification: Notification, options: RenderOptions | None = None) 
     if shown:
         width = facts.count_width(shown)
         lines += ["", "Top errors" + (" (NEW = first seen in this update)" if _any_new(n) else "")]
-        lines += [f"  {facts.error_line(error, width)}" for error in shown]
+        for error in shown:
+            lines.append(f"  {facts.error_line(error, width)}")
+            prompt = facts.prompt(error)
+            if prompt:
+                lines.append(f"  {' ' * facts.message_indent(width)}{prompt}")
         if len(n.top_errors) > len(shown):
             lines.append(f"  {_more(len(n.top_errors) - len(shown))}")
     notes = _notes(n)
@@ -170,11 +174,18 @@ def _error_row(error: ErrorCount, cell: str, *, show_type: bool) -> str:
         if error.error_type and show_type
         else ""
     )
+    prompt = facts.prompt(error)
+    sample = (
+        f'<div style="padding-top:4px;font-size:12px;color:{_MUTED};font-family:{_FONT};">'
+        f"{escape(prompt)}</div>"
+        if prompt
+        else ""
+    )
     return (
         f'<tr><td style="{cell}text-align:right;font-size:14px;font-weight:600;'
         f'white-space:nowrap;">{error.count}</td>'
         f'<td style="{cell}font-family:{_MONO};font-size:13px;line-height:18px;'
-        f'word-break:break-word;">{badge}{escape(facts.one_line(error.message))}{kind}</td></tr>'
+        f'word-break:break-word;">{badge}{escape(facts.one_line(error.message))}{kind}{sample}</td></tr>'
     )
 
 
@@ -193,6 +204,9 @@ def _notes(notification: Notification) -> list[str]:
             facts.one_line(gid, 64) for gid in notification.sample_generation_ids[:SAMPLE_IDS]
         )
         notes.append(f"Sample generations: {ids}")
+    users = facts.users(notification)
+    if users:
+        notes.append(users)
     if notification.silenced:
         notes.append(f"{facts.count(notification.silenced, 'more failure')} silenced")
     return notes

@@ -79,7 +79,9 @@ def _page(table: SourceTable, *, status: str, ts: str, bound: sql.SQL, after: bo
             " AND g.{ts} >= %(after_ts)s AND (g.{ts}, g.id::text) > (%(after_ts)s, %(after_id)s)"
         ).format(ts=column)
     return sql.SQL(
-        "SELECT to_jsonb(g) - 'prompt' AS record, g.{ts} AS page_ts, g.id::text AS page_id "
+        # %(dropped)s: the columns not to fetch (the prompt, unless alerts may show it).
+        "SELECT to_jsonb(g) - %(dropped)s::text[] AS record, g.{ts} AS page_ts, "
+        "g.id::text AS page_id "
         "FROM {table} AS g WHERE g.status = {status} AND {bound}{keyset} "
         "ORDER BY g.{ts}, g.id::text LIMIT %(limit)s"
     ).format(

@@ -243,7 +243,7 @@ class Sweeper:
     async def _stuck(
         self, reader: SourceReader, table: SourceTable, already_open: set[str], tally: _Tally
     ) -> None:
-        params = {"stuck_after": self._options.stuck_after}
+        params = {"stuck_after": self._options.stuck_after, "dropped": self._dropped()}
         pages = reader.pages(
             lambda after: queries.stuck_page(table, after=after),
             params,
@@ -266,7 +266,7 @@ class Sweeper:
             since = db_now - options.first_lookback
         else:
             since = max(cursor - options.overlap - options.interval, db_now - options.max_lookback)
-        params = {"since": datetime.fromtimestamp(since, UTC)}
+        params = {"since": datetime.fromtimestamp(since, UTC), "dropped": self._dropped()}
         pages = reader.pages(
             lambda after: queries.failed_page(table, after=after),
             params,
@@ -285,6 +285,10 @@ class Sweeper:
         await self._state.set_cursor(MISSED_CURSOR, db_now)
 
     # Helpers.
+
+    def _dropped(self) -> list[str]:
+        """Columns left in the database: prompts are private and can be large."""
+        return [] if self._options.include_prompts else ["prompt"]
 
     def _failures(self, rows: Sequence[Mapping[str, Any]], kind: FailureKind) -> list[Failure]:
         failures = []

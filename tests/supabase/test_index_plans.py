@@ -64,7 +64,7 @@ GUIDE_QUERIES: list[tuple[str, sql.Composable, dict[str, Any], str]] = [
     (
         "sweep: stuck generations, first page",
         queries.stuck_page(TABLE, after=False),
-        {"stuck_after": 600.0, "limit": 500},
+        {"stuck_after": 600.0, "limit": 500, "dropped": ["prompt"]},
         "failwatch_generations_processing_created_at",
     ),
     (
@@ -75,13 +75,14 @@ GUIDE_QUERIES: list[tuple[str, sql.Composable, dict[str, Any], str]] = [
             "after_ts": NOW - timedelta(minutes=6),
             "after_id": "g0",
             "limit": 500,
+            "dropped": ["prompt"],
         },
         "failwatch_generations_failed_updated_at",
     ),
     (
         "sweep: failed in the first 24 h look-back",
         queries.failed_page(TABLE, after=False),
-        {"since": NOW - timedelta(hours=24), "limit": 500},
+        {"since": NOW - timedelta(hours=24), "limit": 500, "dropped": ["prompt"]},
         "failwatch_generations_failed_updated_at",
     ),
     (

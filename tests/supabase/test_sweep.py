@@ -294,3 +294,17 @@ async def test_only_the_lease_holder_sweeps_until_its_lease_expires(
         assert (await b.sweeper.sweep_once()).result == "ok"
         assert (await a.sweeper.sweep_once()).result == "skipped"
     assert b.counter("failwatch_sweep_runs_total", result="skipped") == 2
+
+
+@pytest.mark.parametrize(("include_prompts", "expected"), [(False, None), (True, "a long prompt")])
+async def test_the_sweep_reads_prompts_only_when_alerts_may_show_them(
+    set_up_db: SourceDatabase, tmp_path: Path, include_prompts: bool, expected: str | None
+) -> None:
+    with psycopg.connect(set_up_db.dsn, autocommit=True) as conn:
+        insert_generation(conn, "p1", "processing", created_ago=3 * MIN)
+        fail_generation(conn, "p1", "Rate limit exceeded")
+    state = tmp_path / "fw.db"
+    async with sweep_rig(reader_dsn(set_up_db), state, include_prompts=include_prompts) as rig:
+        assert (await rig.sweeper.sweep_once()).missed == ("p1",)
+    [row] = stored_failures(state)
+    assert row["prompt"] == expected

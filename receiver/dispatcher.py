@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from receiver.errors import StoreUnavailable
 from receiver.notifiers.spec import IntegrationSpec
 from receiver.routing import Route
-from receiver.store import Store, groups_sql
+from receiver.store import Store, flush_sql, groups_sql
 from receiver.wakeup import nap
 
 log = logging.getLogger("failwatch.dispatch")
@@ -67,7 +67,7 @@ class Dispatcher:
             lambda tx: groups_sql.release_held(tx, root=root, now=self._clock())
         )
         written = await self._store.write(
-            lambda tx: groups_sql.flush_due_groups(
+            lambda tx: flush_sql.flush_due_groups(
                 tx, root=root, integrations=self._integrations, now=self._clock()
             )
         )

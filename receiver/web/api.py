@@ -40,7 +40,7 @@ from receiver.web.api_models import (
     UserRef,
 )
 from receiver.web.auth import bearer_token, require_admin
-from receiver.web.query_api import query_api_of
+from receiver.web.query_api import QueryAPI, query_api_of
 from receiver.web.user_auth import TokenRejected, VerifierUnavailable
 
 log = logging.getLogger("failwatch.api")
@@ -70,13 +70,10 @@ def api_routes(*, cors_origins: Sequence[str] = ()) -> list[Route]:
 
 
 async def admin_failed_generations(request: Request) -> Response:
-    refusal = require_admin(request)
+    api, source, refusal = _admin_source(request)
     if refusal is not None:
         return refusal
-    api = query_api_of(request)
-    source = api.source
-    if source is None:
-        return _source_not_configured()
+    assert source is not None
     try:
         given = request.query_params
         query = AdminQuery(
@@ -139,13 +136,10 @@ async def admin_failed_generations(request: Request) -> Response:
 
 
 async def admin_failure_stats(request: Request) -> Response:
-    refusal = require_admin(request)
+    api, source, refusal = _admin_source(request)
     if refusal is not None:
         return refusal
-    api = query_api_of(request)
-    source = api.source
-    if source is None:
-        return _source_not_configured()
+    assert source is not None
     try:
         hours_back = params.HOURS_BACK.read(request.query_params)
     except params.BadParameter as exc:
@@ -305,6 +299,15 @@ def _bad_parameter(exc: params.BadParameter) -> Response:
 def _unauthorized(reason: str, *, invalid: bool) -> Response:
     challenge = 'Bearer error="invalid_token"' if invalid else "Bearer"
     return _error(401, reason, **{"www-authenticate": challenge})
+
+
+def _admin_source(request: Request) -> tuple[QueryAPI, SourceDB | None, Response | None]:
+    """What every admin query needs first: the admin's token and a source database."""
+    api = query_api_of(request)
+    refusal = require_admin(request)
+    if refusal is None and api.source is None:
+        refusal = _source_not_configured()
+    return api, api.source, refusal
 
 
 def _source_not_configured() -> Response:

@@ -38,6 +38,22 @@ def smtp() -> Iterator[SmtpStandIn]:
         yield standin
 
 
+def integrations(slack: SlackStandIn, smtp: SmtpStandIn) -> dict[str, str]:
+    """Slack (bot) and e-mail, pointed at the stand-ins; group_wait 1 s."""
+    return {
+        "FAILWATCH_WEBHOOK_SECRET": SECRET,
+        "FAILWATCH_SLACK_BOT_TOKEN": slack.token,
+        "FAILWATCH_SLACK_CHANNEL": "#alerts",
+        "FAILWATCH_SLACK_API_URL": slack.api_url,
+        "FAILWATCH_SMTP_HOST": smtp.host,
+        "FAILWATCH_SMTP_PORT": str(smtp.port),
+        "FAILWATCH_SMTP_TLS": "none",
+        "FAILWATCH_EMAIL_FROM": "failwatch@example.com",
+        "FAILWATCH_EMAIL_TO": "oncall@example.com",
+        "FAILWATCH_GROUP_WAIT": "1s",
+    }
+
+
 def send_burst(server: Server, count: int, *, error_suffix: str = "") -> int:
     accepted = 0
     with httpx.Client(base_url=server.url, timeout=10.0, trust_env=False) as client:
@@ -61,19 +77,7 @@ def send_burst(server: Server, count: int, *, error_suffix: str = "") -> int:
 def test_a_burst_is_one_message_per_group_updated_in_place(
     tmp_path: Path, slack: SlackStandIn, smtp: SmtpStandIn
 ) -> None:
-    env = {
-        "FAILWATCH_WEBHOOK_SECRET": SECRET,
-        "FAILWATCH_SLACK_BOT_TOKEN": slack.token,
-        "FAILWATCH_SLACK_CHANNEL": "#alerts",
-        "FAILWATCH_SLACK_API_URL": slack.api_url,
-        "FAILWATCH_SMTP_HOST": smtp.host,
-        "FAILWATCH_SMTP_PORT": str(smtp.port),
-        "FAILWATCH_SMTP_TLS": "none",
-        "FAILWATCH_EMAIL_FROM": "failwatch@example.com",
-        "FAILWATCH_EMAIL_TO": "oncall@example.com",
-        "FAILWATCH_GROUP_WAIT": "1s",
-        "FAILWATCH_GROUP_INTERVAL": "2s",
-    }
+    env = {**integrations(slack, smtp), "FAILWATCH_GROUP_INTERVAL": "2s"}
     with running_serve(tmp_path, **env) as server:
         assert send_burst(server, 90) == 90
         slack.wait_for(lambda s: len(s.messages) == 3)
@@ -138,16 +142,7 @@ def alert_once(
 ) -> tuple[str, str]:
     """One failure through `failwatch serve` → (everything Slack got, the e-mail)."""
     env = {
-        "FAILWATCH_WEBHOOK_SECRET": SECRET,
-        "FAILWATCH_SLACK_BOT_TOKEN": slack.token,
-        "FAILWATCH_SLACK_CHANNEL": "#alerts",
-        "FAILWATCH_SLACK_API_URL": slack.api_url,
-        "FAILWATCH_SMTP_HOST": smtp.host,
-        "FAILWATCH_SMTP_PORT": str(smtp.port),
-        "FAILWATCH_SMTP_TLS": "none",
-        "FAILWATCH_EMAIL_FROM": "failwatch@example.com",
-        "FAILWATCH_EMAIL_TO": "oncall@example.com",
-        "FAILWATCH_GROUP_WAIT": "1s",
+        **integrations(slack, smtp),
         "FAILWATCH_SUPABASE_URL": supabase.url,
         "FAILWATCH_SUPABASE_SERVICE_ROLE_KEY": SERVICE_KEY,
         **flags,

@@ -245,8 +245,9 @@ class _Bench:
         exit_code = self.failwatch.stop()
         with sqlite3.connect(self.state_path) as conn:
             rows = int(conn.execute("SELECT count(*) FROM failures").fetchone()[0])
-        # uvicorn re-raises the SIGTERM after its graceful shutdown, so the exit code is
-        # -15 either way; the lifespan's last log line tells a clean stop from a crash.
+        # The exit code says little (some uvicorn versions re-raise the SIGTERM after a
+        # graceful shutdown: -15 either way); the lifespan's last log line tells a clean
+        # stop from a crash.
         stopped = '"msg": "failwatch stopped"' in self.failwatch.log_path.read_text()
         return dataclasses.replace(memory, rows=rows, exit_code=exit_code, stopped_cleanly=stopped)
 

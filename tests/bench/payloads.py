@@ -9,6 +9,7 @@ must be committed before its 202 — never answered `duplicate` from the unique 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 ID_PLACEHOLDER = "@@GENERATION_ID@@"
@@ -41,20 +42,28 @@ def _jsonb_ordered(value: Any) -> Any:
     return value
 
 
-def failure_body() -> str:
-    """An UPDATE processing → failed, with the guide's `parameters.error`/`errorContext`."""
-    failed = dict(_ROW, status="failed")
+def failure_body(
+    *,
+    model_id: str = _ROW["model_id"],
+    error: str = _ERROR,
+    error_type: str = "RateLimitError",
+    user_id: str = _ROW["user_id"],
+) -> str:
+    """An UPDATE processing → failed, with the guide's `parameters.error`/`errorContext`
+    (by default the 429 of flux-pro that the webhook suite sends)."""
+    before = dict(_ROW, model_id=model_id, user_id=user_id)
+    failed = dict(before, status="failed")
     failed["parameters"] = dict(
         _ROW["parameters"],
-        error=_ERROR,
+        error=error,
         errorContext={
-            "type": "RateLimitError",
-            "userId": _ROW["user_id"],
-            "message": _ERROR,
+            "type": error_type,
+            "userId": user_id,
+            "message": error,
             "timestamp": "2025-05-14T09:21:19.201Z",
         },
     )
-    return _update(failed)
+    return _update(failed, before=before)
 
 
 def completed_body() -> str:
@@ -68,14 +77,14 @@ def completed_body() -> str:
     return _update(done)
 
 
-def _update(record: dict[str, Any]) -> str:
+def _update(record: dict[str, Any], *, before: dict[str, Any] = _ROW) -> str:
     return jsonb_text(
         {
             "type": "UPDATE",
             "table": "generations",
             "schema": "public",
             "record": record,
-            "old_record": _ROW,
+            "old_record": before,
         }
     )
 
@@ -85,9 +94,13 @@ def wire_size(body: str) -> int:
     return len(body.replace(ID_PLACEHOLDER, "0" * 36).encode())
 
 
-def wrk_script(body: str, *, secret: str, run_nonce: int) -> str:
+def wrk_script(body: str, *, secret: str, run_nonce: int, ports: Sequence[int] = ()) -> str:
     """A wrk script that POSTs `body` with a new generation id in every request and
-    prints its results as one `WRK_RESULT {json}` line when done."""
+    prints its results as one `WRK_RESULT {json}` line when done.
+
+    With `ports`, wrk's threads are spread over those loopback ports in turn (thread 1
+    → the first, thread 2 → the second, …): a connection-level round-robin, like an L4
+    load balancer, inside one wrk process and so with one latency histogram."""
     if "]==]" in body:
         raise ValueError("body would end the Lua long string early")
     pieces = ", ".join(f"[==[{piece}]==]" for piece in body.split(ID_PLACEHOLDER))
@@ -96,6 +109,7 @@ def wrk_script(body: str, *, secret: str, run_nonce: int) -> str:
         run=f"{run_nonce & 0xFFFFFFFF:08x}",
         path=WEBHOOK_PATH,
         secret=secret,
+        ports=", ".join(f'"{int(port)}"' for port in ports),
     )
 
 
@@ -110,10 +124,15 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["User-Agent"] = "pg_net/0.14.0"
 wrk.headers["x-supabase-webhook-source"] = "{secret}"
 
+local ports = {{ {ports} }}
 local next_thread = 0
 function setup(thread)
   next_thread = next_thread + 1
   thread:set("thread_no", next_thread)
+  if #ports > 0 then
+    local port = ports[((next_thread - 1) % #ports) + 1]
+    thread.addr = wrk.lookup("127.0.0.1", port)[1]
+  end
 end
 
 local counter = 0

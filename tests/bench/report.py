@@ -111,7 +111,10 @@ def _filesystem_of(path: Path) -> str:
 
 
 def _wrk_version() -> str:
-    shown = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+    try:
+        shown = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+    except OSError:
+        return "not installed"
     first = (shown.stdout or shown.stderr).splitlines()
     return first[0].split(" [")[0].removeprefix("wrk ").strip() if first else "unknown"
 

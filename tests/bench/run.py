@@ -1,12 +1,18 @@
-"""`make bench`: wrk against a bare JSON endpoint and `failwatch serve`, in one run.
+"""`make bench`: the suites of BENCHMARKS.md, in one run (`--suite` picks one of them).
 
-Both servers run side by side for the whole benchmark and are measured in rounds —
-bare, (a) distinct failures, (b) ignored updates — so each round's ratios compare runs
-made seconds apart under the same background load. The failwatch process is then fed
-failures until it has accepted `--events` of them, and its peak RSS (VmHWM) is read;
-after a graceful stop, the rows in its SQLite file must equal the accepted count.
+- webhook: wrk against a bare JSON endpoint and `failwatch serve`, side by side for the
+  whole suite and measured in rounds — bare, (a) distinct failures, (b) ignored updates —
+  so each round's ratios compare runs made seconds apart under the same background load.
+  The failwatch process is then fed failures until it has accepted `--events` of them,
+  and its peak RSS (VmHWM) is read; after a graceful stop, the rows in its SQLite file
+  must equal the accepted count.
+- alerting: issue 3's burst (10,000 failures, 6 groups, 60 s) through `failwatch serve`
+  to the Slack stand-in (`alerting.py`).
+- replicas: issue 7's webhook throughput on one SQLite replica, one PostgreSQL replica
+  and three PostgreSQL replicas, in rounds (`replicas.py`).
 
-Results: a markdown block on stdout, and the raw numbers as JSON, both in bench-results/.
+Results: a markdown block per suite on stdout and, with the raw numbers as JSON, in
+bench-results/.
 """
 
 from __future__ import annotations
@@ -14,15 +20,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import json
 import os
 import secrets
 import sqlite3
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tests.bench.alerting import alerting_suite
 from tests.bench.payloads import (
     WEBHOOK_PATH,
     completed_body,
@@ -30,6 +36,7 @@ from tests.bench.payloads import (
     wire_size,
     wrk_script,
 )
+from tests.bench.replicas import replicas_suite
 from tests.bench.report import (
     BARE,
     FAILURES,
@@ -40,39 +47,74 @@ from tests.bench.report import (
     machine,
     markdown,
 )
+from tests.bench.results import keep
 from tests.bench.servers import Server, busy_cpu_seconds, counter_values, free_ports
 from tests.bench.wrk import WrkResult, run_wrk, wrk_binary
 
-RESULTS_DIR = Path("bench-results")
 MAX_FILL_RUNS = 40
+SUITES = ("webhook", "alerting", "replicas")
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    suites: tuple[str, ...]
+    webhook: Settings
+    alerting_failures: int
+    alerting_seconds: float
+    pool_size: int
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    settings = _settings(argv)
-    wrk_binary()  # fail early, with the install hint
-    RESULTS_DIR.mkdir(exist_ok=True)
+    options = _options(argv)
+    if {"webhook", "replicas"} & set(options.suites):
+        wrk_binary()  # fail early, with the install hint
     with tempfile.TemporaryDirectory(prefix="failwatch-bench-") as tmp:
-        bench = _Bench(Path(tmp), settings)
-        bench.run()
+        for suite in options.suites:
+            folder = Path(tmp) / suite
+            folder.mkdir()
+            if suite == "webhook":
+                _Bench(folder, options.webhook).run()
+            elif suite == "alerting":
+                alerting_suite(
+                    folder, failures=options.alerting_failures, seconds=options.alerting_seconds
+                )
+            else:
+                replicas_suite(folder, settings=options.webhook, pool_size=options.pool_size)
     return 0
 
 
-def _settings(argv: Sequence[str] | None) -> Settings:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench.run", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=float, default=12.0, help="seconds per run")
+def _options(argv: Sequence[str] | None) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--suite", choices=[*SUITES, "all"], default="all")
+    parser.add_argument("--rounds", type=int, default=3, help="webhook and replicas")
+    parser.add_argument("--duration", type=float, default=12.0, help="seconds per wrk run")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds per workload")
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=32, help="webhook suite")
+    parser.add_argument("--threads", type=int, default=2, help="webhook suite")
     parser.add_argument("--events", type=int, default=100_000, help="accepted before RSS")
+    parser.add_argument("--alerting-failures", type=int, default=10_000)
+    parser.add_argument("--alerting-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--pool-size", type=int, default=8, help="FAILWATCH_STATE_POOL_SIZE of each replica"
+    )
     args = parser.parse_args(argv)
-    return Settings(
-        rounds=args.rounds,
-        duration=args.duration,
-        warmup=args.warmup,
-        connections=args.connections,
-        threads=args.threads,
-        events=args.events,
+    return Options(
+        suites=SUITES if args.suite == "all" else (args.suite,),
+        webhook=Settings(
+            rounds=args.rounds,
+            duration=args.duration,
+            warmup=args.warmup,
+            connections=args.connections,
+            threads=args.threads,
+            events=args.events,
+        ),
+        alerting_failures=args.alerting_failures,
+        alerting_seconds=args.alerting_seconds,
+        pool_size=args.pool_size,
     )
 
 
@@ -203,15 +245,15 @@ class _Bench:
         exit_code = self.failwatch.stop()
         with sqlite3.connect(self.state_path) as conn:
             rows = int(conn.execute("SELECT count(*) FROM failures").fetchone()[0])
-        # uvicorn re-raises the SIGTERM after its graceful shutdown, so the exit code is
-        # -15 either way; the lifespan's last log line tells a clean stop from a crash.
+        # The exit code says little (some uvicorn versions re-raise the SIGTERM after a
+        # graceful shutdown: -15 either way); the lifespan's last log line tells a clean
+        # stop from a crash.
         stopped = '"msg": "failwatch stopped"' in self.failwatch.log_path.read_text()
         return dataclasses.replace(memory, rows=rows, exit_code=exit_code, stopped_cleanly=stopped)
 
     def _write(
         self, started: dt.datetime, measurements: list[Measurement], memory: MemoryCheck
     ) -> None:
-        stamp = started.strftime("%Y%m%dT%H%M%SZ")
         about = machine(state_dir=self.tmp)
         text = markdown(
             started=started,
@@ -231,10 +273,7 @@ class _Bench:
             "measurements": [asdict(m) for m in measurements],
             "memory": asdict(memory),
         }
-        (RESULTS_DIR / f"bench-{stamp}.json").write_text(json.dumps(raw, indent=2) + "\n")
-        (RESULTS_DIR / f"bench-{stamp}.md").write_text(text)
-        print()
-        print(text)
+        keep("bench", started, text, raw)
 
 
 def _progress(m: Measurement) -> str:

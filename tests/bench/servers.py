@@ -4,6 +4,7 @@ with SIGTERM (the way a container runtime stops them)."""
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import socket
@@ -117,9 +118,21 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the process (all its threads) so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
-        # After the command name: state is field 3, utime 14, stime 15 (1-based).
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        seconds = process_cpu_seconds(self.pid)
+        if seconds is None:
+            raise RuntimeError(f"{self.name} is gone")
+        return seconds
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of any process on this machine; None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()
+    # After the command name: state is field 3, utime 14, stime 15 (1-based).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def counter_values(metrics_url: str, name: str, label: str) -> dict[str, float]:
@@ -134,6 +147,28 @@ def counter_values(metrics_url: str, name: str, label: str) -> dict[str, float]:
             if sample.name == f"{name}_total":
                 values[sample.labels[label]] = sample.value
     return values
+
+
+def fraction_within(metrics_url: str, name: str, *, route: str, seconds: float) -> float | None:
+    """The share of a route's requests that a Prometheus histogram put at ≤ `seconds`
+    (which must be one of its bucket bounds); None if the route has no requests."""
+    with urllib.request.urlopen(metrics_url, timeout=10) as response:  # noqa: S310 (loopback)
+        text = response.read().decode()
+    within, total = None, None
+    for family in text_string_to_metric_families(text):
+        if family.name != name:
+            continue
+        for sample in family.samples:
+            if sample.name != f"{name}_bucket" or sample.labels.get("route") != route:
+                continue
+            bound = float(sample.labels["le"])
+            if bound == seconds:
+                within = sample.value
+            elif math.isinf(bound):
+                total = sample.value
+    if within is None or not total:
+        return None
+    return within / total
 
 
 def busy_cpu_seconds() -> float:

@@ -57,6 +57,8 @@ class Call:
     body: Mapping[str, Any]
     status: int
     answer: Any
+    # When it was answered (time.time(), comparable with failwatch's own clock).
+    at: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)

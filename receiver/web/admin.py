@@ -46,13 +46,13 @@ async def create_silence(request: Request) -> Response:
     services = services_of(request)
     body = await request.body()
     if len(body) > MAX_BODY:
-        return _error(413, "body too large")
+        return m.error_response(413, "body too large")
     try:
         raw = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        return _error(400, "body is not valid JSON")
+        return m.error_response(400, "body is not valid JSON")
     if not isinstance(raw, dict):
-        return _error(422, "expected an object with matchers, endsAt, comment, author")
+        return m.error_response(422, "expected an object with matchers, endsAt, comment, author")
     try:
         silence_request = SilenceRequest(
             matchers=raw.get("matchers", ()),
@@ -66,9 +66,9 @@ async def create_silence(request: Request) -> Response:
     except ValidationError as exc:
         error = exc.errors(include_input=False, include_url=False)[0]
         field = ".".join(str(p) for p in error["loc"]) or "body"
-        return _error(422, f"{field}: {error['msg']}")
+        return m.error_response(422, f"{field}: {error['msg']}")
     except ValueError as exc:
-        return _error(422, str(exc))
+        return m.error_response(422, str(exc))
     except StoreUnavailable:
         return _unavailable()
     return JSONResponse(_silence(created, now=now).body(), status_code=201)
@@ -85,7 +85,7 @@ async def delete_silence(request: Request) -> Response:
     except StoreUnavailable:
         return _unavailable()
     if not done:
-        return _error(404, "no running silence with that id")
+        return m.error_response(404, "no running silence with that id")
     return JSONResponse(m.Expired(status="expired").body())
 
 
@@ -94,7 +94,7 @@ async def list_outbox(request: Request) -> Response:
         return denied
     status = request.query_params.get("status", "dead")
     if status not in ("pending", "sent", "dead", "all"):
-        return _error(400, "status: one of pending, sent, dead, all")
+        return m.error_response(400, "status: one of pending, sent, dead, all")
     try:
         rows = await services_of(request).store.read(
             lambda tx: outbox_sql.list_rows(
@@ -113,7 +113,7 @@ async def retry_outbox(request: Request) -> Response:
     services = services_of(request)
     raw_id = request.path_params.get("id")
     if raw_id is not None and not (str(raw_id).isdigit() and int(raw_id) <= MAX_ID):
-        return _error(404, "no dead notification with that id")
+        return m.error_response(404, "no dead notification with that id")
     ids = None if raw_id is None else [int(raw_id)]
     try:
         count = await services.store.write(
@@ -122,7 +122,7 @@ async def retry_outbox(request: Request) -> Response:
     except StoreUnavailable:
         return _unavailable()
     if ids is not None and count == 0:
-        return _error(404, "no dead notification with that id")
+        return m.error_response(404, "no dead notification with that id")
     return JSONResponse(m.Requeued(requeued=count).body())
 
 
@@ -145,12 +145,8 @@ def _silence(silence: Silence, *, now: float) -> m.Silence:
     return m.Silence.model_validate(silences.describe(silence, now=now))
 
 
-def _error(status: int, message: str) -> Response:
-    return JSONResponse({"error": message}, status_code=status)
-
-
 def _unavailable() -> Response:
-    return _error(503, "state store unavailable")
+    return m.error_response(503, "state store unavailable")
 
 
 def admin_routes() -> list[Route]:

@@ -38,6 +38,7 @@ from receiver.web.api_models import (
     Summary,
     UserFailures,
     UserRef,
+    error_response,
 )
 from receiver.web.auth import bearer_token, require_admin
 from receiver.web.query_api import QueryAPI, query_api_of
@@ -189,7 +190,7 @@ async def own_failed_generations(request: Request) -> Response:
         return Response(status_code=204, headers={"allow": "GET, HEAD, OPTIONS"})
     api = query_api_of(request)
     if not api.verifier.enabled:
-        return _error(
+        return error_response(
             404,
             "the user endpoint is disabled; set FAILWATCH_SUPABASE_JWT_SECRET "
             "or FAILWATCH_SUPABASE_URL to enable it",
@@ -203,7 +204,7 @@ async def own_failed_generations(request: Request) -> Response:
         reason = str(exc) if isinstance(exc, TokenRejected) else "malformed token"
         return _unauthorized(reason, invalid=True)
     except VerifierUnavailable:
-        return _error(503, "cannot verify tokens right now; try again shortly")
+        return error_response(503, "cannot verify tokens right now; try again shortly")
     source = api.source
     if source is None:
         return _source_not_configured()
@@ -287,10 +288,6 @@ def _email(row: Row, user_id: str | None, emails: Mapping[str, str | None] | Non
     return emails.get(user_id) if user_id is not None else None
 
 
-def _error(status: int, message: str, **headers: str) -> Response:
-    return JSONResponse(ErrorResponse(error=message).body(), status_code=status, headers=headers)
-
-
 def _bad_parameter(exc: params.BadParameter) -> Response:
     body = ErrorResponse(error=str(exc), parameter=exc.name)
     return JSONResponse(body.body(), status_code=400)
@@ -298,7 +295,7 @@ def _bad_parameter(exc: params.BadParameter) -> Response:
 
 def _unauthorized(reason: str, *, invalid: bool) -> Response:
     challenge = 'Bearer error="invalid_token"' if invalid else "Bearer"
-    return _error(401, reason, **{"www-authenticate": challenge})
+    return error_response(401, reason, **{"www-authenticate": challenge})
 
 
 def _admin_source(request: Request) -> tuple[QueryAPI, SourceDB | None, Response | None]:
@@ -311,7 +308,7 @@ def _admin_source(request: Request) -> tuple[QueryAPI, SourceDB | None, Response
 
 
 def _source_not_configured() -> Response:
-    return _error(
+    return error_response(
         404,
         "no source database is configured; set FAILWATCH_DATABASE_URL to the Supabase "
         "Postgres URL to enable this endpoint",
@@ -319,4 +316,4 @@ def _source_not_configured() -> Response:
 
 
 def _source_unavailable() -> Response:
-    return _error(503, "source database unavailable")
+    return error_response(503, "source database unavailable")

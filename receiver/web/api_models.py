@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from starlette.responses import JSONResponse
 
 
 class ApiModel(BaseModel):
@@ -31,6 +32,11 @@ class ErrorResponse(ApiModel):
 
     error: str
     parameter: str | None = Field(None, description="the query parameter at fault (400 only)")
+
+
+def error_response(status: int, message: str, **headers: str) -> JSONResponse:
+    """An API error in the one shape the OpenAPI document promises for all of them."""
+    return JSONResponse(ErrorResponse(error=message).body(), status_code=status, headers=headers)
 
 
 class UserRef(ApiModel):

@@ -12,7 +12,7 @@ PORT ?= 8000
 # Linted YAML: the deployment files, and the example configurations when there are any.
 YAML_FILES := .yamllint deploy $(wildcard config/*.yaml config/*.yml)
 
-.PHONY: run test lint typecheck unit bench docs clean
+.PHONY: run test quick lint typecheck unit bench docs clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -30,6 +30,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check receiver tests
 	$(VENV)/bin/hadolint deploy/Dockerfile
 	$(VENV)/bin/yamllint --strict $(YAML_FILES)
+	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -39,9 +40,13 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# The pure decisions (intake and engine): no database, no network, a few seconds.
+quick: $(STAMP)
+	$(VENV)/bin/pytest -q tests/intake tests/engine $(PYTEST_ARGS)
+
 # The README's configuration reference, regenerated from the settings model.
 docs: $(STAMP)
-	$(VENV)/bin/python -m receiver.docs
+	$(VENV)/bin/python -m receiver.cli.docs
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m tests.bench.run $(BENCH_ARGS)

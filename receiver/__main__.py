@@ -1,5 +1,5 @@
 """`python -m receiver` is the `failwatch` command."""
 
-from receiver.cli import main
+from receiver.cli.main import main
 
 raise SystemExit(main())

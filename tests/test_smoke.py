@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from receiver.config import load_settings
+from receiver.config.settings import load_settings
 from receiver.web.app import create_app
 from tests.asgi import serving
 

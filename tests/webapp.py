@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from receiver.config import load_settings
+from receiver.config.settings import load_settings
 from receiver.store.sqlite import SQLiteStore
 from receiver.web.app import create_app
 from tests.payloads import SECRET

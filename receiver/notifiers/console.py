@@ -7,12 +7,13 @@ import sys
 from collections.abc import Mapping
 from typing import TextIO
 
+from receiver.config.integrations import CONSOLE_DESTINATION
 from receiver.model import Notification
 
 
 class ConsoleNotifier:
     integration = "console"
-    destination = "stdout"
+    destination = CONSOLE_DESTINATION
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream

@@ -28,6 +28,8 @@ from typing import Literal, NoReturn
 import aiosmtplib
 from pydantic import SecretStr
 
+from receiver.config.addresses import addr_spec, valid_address
+from receiver.config.integrations import email_destination
 from receiver.errors import ConfigError, DeliveryError
 from receiver.model import Notification
 from receiver.notifiers import render
@@ -42,36 +44,10 @@ _REPLY_CHARS = 200
 # 538 encryption required for the mechanism, 454 temporary authentication failure.
 _AUTH_CODES = frozenset({454, 530, 534, 535, 538})
 
-_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_DOMAIN = rf"(?:{_LABEL}\.)*{_LABEL}"
-_ADDR_SPEC = re.compile(rf"(?P<local>{_LOCAL})@(?P<domain>{_DOMAIN})")
-_NAME_ADDR = re.compile(r"(?P<name>[^<>]*)<(?P<addr>[^<>]*)>")
 _MESSAGE_ID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
 _ID_PART = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 log = logging.getLogger(__name__)
-
-
-def valid_address(value: str) -> str:
-    """`alerts@example.com` or `Failwatch <alerts@example.com>`, normalised; raises
-    ValueError (naming no more than the problem) for anything else, including a value
-    with control characters, several addresses, or a non-ASCII address."""
-    if facts.has_control(value):
-        raise ValueError("e-mail address contains control characters")
-    text = value.strip()
-    named = _NAME_ADDR.fullmatch(text)
-    name, addr = ("", text)
-    if named:
-        name, addr = named["name"].strip().strip('"').strip(), named["addr"].strip()
-    if not _ADDR_SPEC.fullmatch(addr) or len(addr) > 254:
-        raise ValueError(f"not an e-mail address: {value!r}")
-    return email.utils.formataddr((name, addr)) if name else addr
-
-
-def addr_spec(address: str) -> str:
-    """The `local@domain` of a validated address."""
-    return email.utils.parseaddr(address)[1]
 
 
 def header_value(value: str, limit: int = _HEADER_CHARS) -> str:
@@ -120,7 +96,7 @@ class EmailNotifier:
         self._local_hostname = local_hostname
         self._options = RenderOptions(dashboard_url=dashboard_url, admin_api_url=admin_api_url)
         self._domain = addr_spec(self._sender).rpartition("@")[2].lower()
-        self.destination = f"email:{host}:{port}"
+        self.destination = email_destination(host, port)
 
     def __repr__(self) -> str:
         return f"EmailNotifier(destination={self.destination!r}, tls={self._tls!r})"

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from receiver.config import Settings
+from receiver.config.integrations import IntegrationSpec, integration_specs
+from receiver.config.receivers import ReceiverConfig
+from receiver.config.settings import Settings
 from receiver.notifiers.base import Notifier
-from receiver.notifiers.config import ReceiverConfig
 from receiver.notifiers.console import ConsoleNotifier
 from receiver.notifiers.email import EmailNotifier
 from receiver.notifiers.slack import SlackNotifier
-from receiver.notifiers.spec import IntegrationSpec, integration_specs
 
 
 def specs_by_receiver(settings: Settings) -> dict[str, list[IntegrationSpec]]:
     return {
-        name: integration_specs(receiver, smtp_host=settings.smtp_host)
+        name: integration_specs(
+            receiver, smtp_host=settings.smtp_host, smtp_port=settings.smtp_port
+        )
         for name, receiver in settings.receiver_map().items()
     }
 
@@ -24,7 +26,9 @@ def build_notifiers(settings: Settings) -> dict[tuple[str, str], Notifier]:
     """Every integration of every receiver, keyed by (receiver, integration key)."""
     notifiers: dict[tuple[str, str], Notifier] = {}
     for name, receiver in settings.receiver_map().items():
-        specs = integration_specs(receiver, smtp_host=settings.smtp_host)
+        specs = integration_specs(
+            receiver, smtp_host=settings.smtp_host, smtp_port=settings.smtp_port
+        )
         for spec, notifier in zip(specs, _instances(receiver, settings), strict=True):
             notifiers[(name, spec.key)] = notifier
     return notifiers

@@ -20,7 +20,6 @@ ever reaches an error message or a log line.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Awaitable, Mapping
 from typing import Any, NoReturn
@@ -31,6 +30,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from receiver.config.integrations import slack_channel_destination, slack_webhook_destination
 from receiver.errors import ConfigError, DeliveryError
 from receiver.model import Notification, Reason
 from receiver.notifiers import render
@@ -106,8 +106,7 @@ class SlackNotifier:
         self._channel = ""
         if webhook_url is not None:
             url = webhook_url.get_secret_value()
-            digest = hashlib.sha256(url.encode()).hexdigest()[:12]
-            self.destination = f"slack-webhook:{digest}"
+            self.destination = slack_webhook_destination(url)
             self._webhook = AsyncWebhookClient(
                 url, timeout=timeout, retry_handlers=[], logger=_sdk_log
             )
@@ -116,7 +115,7 @@ class SlackNotifier:
             if not channel:
                 raise ConfigError("slack: bot_token needs a channel")
             self._channel = channel
-            self.destination = f"slack:{channel}"
+            self.destination = slack_channel_destination(channel)
             self._web = AsyncWebClient(
                 token=bot_token.get_secret_value(),
                 base_url=api_url,

@@ -38,8 +38,9 @@ class Store(Protocol):
     async def write(self, work: Callable[[Tx], T]) -> T:
         """Run `work` in one write transaction; return its result once committed.
 
-        The engine's operations (`groups_sql`, `outbox_sql`, `silences_sql`) are written
-        once against `Tx` and run on every store through this.
+        The row functions (`store.groups`, `store.outbox`, `store.silences`, `store.sweep`)
+        are written once against `Tx`; the loops run them, with the engine's decisions in
+        between, on every store through this.
         """
 
     async def read(self, work: Callable[[Tx], T]) -> T:

@@ -23,9 +23,9 @@ from psycopg import sql
 
 from receiver.errors import ConfigError, StoreUnavailable
 from receiver.model import Failure
+from receiver.store.failures import INSERT_FAILURE, failure_row
 from receiver.store.migrations import migrations
 from receiver.store.pg_pool import ConnectionPool
-from receiver.store.sqlite import failure_row, insert_failure_sql
 from receiver.store.tx import Row
 
 T = TypeVar("T")
@@ -99,7 +99,7 @@ class PostgresStore:
 
     async def record_failure(self, failure: Failure, *, received_at: float) -> bool:
         row = failure_row(failure, received_at)
-        return await self.write(lambda tx: tx.execute(insert_failure_sql(), row) == 1)
+        return await self.write(lambda tx: tx.execute(INSERT_FAILURE, row) == 1)
 
     async def count_failures(self) -> int:
         found = await self.read(lambda tx: tx.fetchone("SELECT count(*) FROM failures"))

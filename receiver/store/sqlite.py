@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from receiver.model import Failure
+from receiver.store.failures import INSERT_FAILURE, failure_row
 from receiver.store.migrations import migrations
 from receiver.store.sqlite_conn import Readers, Writer
 from receiver.store.tx import SQLiteTx, Tx
@@ -85,38 +85,5 @@ def _statements(script: str) -> list[str]:
     return [s for s in statements if s.strip(" \n;")]
 
 
-_INSERT_FAILURE = """
-INSERT INTO failures (idempotency_key, generation_id, kind, source, category, fingerprint,
-    message, error_type, model_id, user_id, session_id, occurred_at, labels, received_at,
-    prompt)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (idempotency_key) DO NOTHING
-"""
-
-
-def insert_failure_sql() -> str:
-    return _INSERT_FAILURE
-
-
-def failure_row(failure: Failure, received_at: float) -> tuple[object, ...]:
-    return (
-        failure.idempotency_key,
-        failure.generation_id,
-        failure.kind.value,
-        failure.source.value,
-        failure.category,
-        failure.fingerprint,
-        failure.message,
-        failure.error_type,
-        failure.model_id,
-        failure.user_id,
-        failure.session_id,
-        failure.occurred_at,
-        json.dumps(dict(failure.labels), ensure_ascii=False, separators=(",", ":")),
-        received_at,
-        failure.prompt,
-    )
-
-
 def _insert_failure(conn: sqlite3.Connection, row: tuple[object, ...]) -> bool:
-    return conn.execute(_INSERT_FAILURE, row).rowcount == 1
+    return conn.execute(INSERT_FAILURE, row).rowcount == 1

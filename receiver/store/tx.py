@@ -51,3 +51,9 @@ class SQLiteTx:
 def skip_locked(tx: Tx) -> str:
     """Row locks for claims on PostgreSQL; SQLite has one writer and needs none."""
     return " FOR UPDATE SKIP LOCKED" if tx.dialect == "postgres" else ""
+
+
+def for_update(tx: Tx) -> str:
+    """A row lock on PostgreSQL (held to the end of the transaction); SQLite has one
+    writer and needs none."""
+    return " FOR UPDATE" if tx.dialect == "postgres" else ""

@@ -1,7 +1,8 @@
 """Admin API of the alerting engine: silences and the outbox's dead letter.
 
-Every handler needs `Authorization: Bearer $FAILWATCH_ADMIN_TOKEN`; with no token
-configured the admin API is closed (403), never open.
+These routes live under the `/api/admin` mount, whose `AdminOnly` check needs
+`Authorization: Bearer $FAILWATCH_ADMIN_TOKEN` (401 without, 403 wrong, 404 when no
+token is configured); a store that cannot answer is a 503 from the app's handler.
 """
 
 from __future__ import annotations
@@ -13,14 +14,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from receiver import silences
-from receiver.errors import StoreUnavailable
-from receiver.silences import SilenceRequest
-from receiver.store import outbox_sql
-from receiver.store.silences_sql import Silence
+from receiver.engine.silences import Silence, SilenceRequest
+from receiver.loops import silences
+from receiver.store import outbox
 from receiver.timefmt import parse_iso
 from receiver.web import api_models as m
-from receiver.web.auth import require_admin
 from receiver.web.context import services_of
 
 MAX_BODY = 64 * 1024
@@ -28,21 +26,14 @@ MAX_ID = 2**63 - 1  # outbox ids are 64-bit integers in both stores
 
 
 async def list_silences(request: Request) -> Response:
-    if (denied := require_admin(request)) is not None:
-        return denied
     services = services_of(request)
     include = request.query_params.get("expired", "false").lower() in ("1", "true", "yes")
     now = services.clock()
-    try:
-        found = await silences.listing(services.store, include_expired=include, now=now)
-    except StoreUnavailable:
-        return _unavailable()
+    found = await silences.listing(services.store, include_expired=include, now=now)
     return JSONResponse(m.Silences(silences=[_silence(s, now=now) for s in found]).body())
 
 
 async def create_silence(request: Request) -> Response:
-    if (denied := require_admin(request)) is not None:
-        return denied
     services = services_of(request)
     body = await request.body()
     if len(body) > MAX_BODY:
@@ -69,58 +60,37 @@ async def create_silence(request: Request) -> Response:
         return m.error_response(422, f"{field}: {error['msg']}")
     except ValueError as exc:
         return m.error_response(422, str(exc))
-    except StoreUnavailable:
-        return _unavailable()
     return JSONResponse(_silence(created, now=now).body(), status_code=201)
 
 
 async def delete_silence(request: Request) -> Response:
-    if (denied := require_admin(request)) is not None:
-        return denied
     services = services_of(request)
-    try:
-        done = await silences.expire(
-            services.store, request.path_params["id"], now=services.clock()
-        )
-    except StoreUnavailable:
-        return _unavailable()
+    done = await silences.expire(services.store, request.path_params["id"], now=services.clock())
     if not done:
         return m.error_response(404, "no running silence with that id")
     return JSONResponse(m.Expired(status="expired").body())
 
 
 async def list_outbox(request: Request) -> Response:
-    if (denied := require_admin(request)) is not None:
-        return denied
     status = request.query_params.get("status", "dead")
     if status not in ("pending", "sent", "dead", "all"):
         return m.error_response(400, "status: one of pending, sent, dead, all")
-    try:
-        rows = await services_of(request).store.read(
-            lambda tx: outbox_sql.list_rows(
-                tx, status=None if status == "all" else status, limit=200
-            )
-        )
-    except StoreUnavailable:
-        return _unavailable()
-    listed = [m.OutboxRow.model_validate(outbox_sql.describe(r)) for r in rows]
+    rows = await services_of(request).store.read(
+        lambda tx: outbox.list_rows(tx, status=None if status == "all" else status, limit=200)
+    )
+    listed = [m.OutboxRow.model_validate(r.describe()) for r in rows]
     return JSONResponse(m.Outbox(notifications=listed).body())
 
 
 async def retry_outbox(request: Request) -> Response:
-    if (denied := require_admin(request)) is not None:
-        return denied
     services = services_of(request)
     raw_id = request.path_params.get("id")
     if raw_id is not None and not (str(raw_id).isdigit() and int(raw_id) <= MAX_ID):
         return m.error_response(404, "no dead notification with that id")
     ids = None if raw_id is None else [int(raw_id)]
-    try:
-        count = await services.store.write(
-            lambda tx: outbox_sql.requeue_dead(tx, ids, now=services.clock())
-        )
-    except StoreUnavailable:
-        return _unavailable()
+    count = await services.store.write(
+        lambda tx: outbox.requeue_dead(tx, ids, now=services.clock())
+    )
     if ids is not None and count == 0:
         return m.error_response(404, "no dead notification with that id")
     return JSONResponse(m.Requeued(requeued=count).body())
@@ -142,19 +112,16 @@ def _time(value: object, *, field: str = "startsAt", required: bool = False) -> 
 
 
 def _silence(silence: Silence, *, now: float) -> m.Silence:
-    return m.Silence.model_validate(silences.describe(silence, now=now))
-
-
-def _unavailable() -> Response:
-    return m.error_response(503, "state store unavailable")
+    return m.Silence.model_validate(silence.describe(now=now))
 
 
 def admin_routes() -> list[Route]:
+    """Under the `/api/admin` mount (which checks the token); names are OpenAPI ids."""
     return [
-        Route("/api/admin/silences", list_silences, methods=["GET"]),
-        Route("/api/admin/silences", create_silence, methods=["POST"]),
-        Route("/api/admin/silences/{id}", delete_silence, methods=["DELETE"]),
-        Route("/api/admin/outbox", list_outbox, methods=["GET"]),
-        Route("/api/admin/outbox/retry", retry_outbox, methods=["POST"]),
-        Route("/api/admin/outbox/{id}/retry", retry_outbox, methods=["POST"]),
+        Route("/silences", list_silences, methods=["GET"], name="listSilences"),
+        Route("/silences", create_silence, methods=["POST"], name="createSilence"),
+        Route("/silences/{id}", delete_silence, methods=["DELETE"], name="expireSilence"),
+        Route("/outbox", list_outbox, methods=["GET"], name="listOutbox"),
+        Route("/outbox/retry", retry_outbox, methods=["POST"], name="retryDeadNotifications"),
+        Route("/outbox/{id}/retry", retry_outbox, methods=["POST"], name="retryDeadNotification"),
     ]

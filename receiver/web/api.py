@@ -1,10 +1,11 @@
 """The guide's API: the admin view of failed and stuck generations, failure stats, and
 each user's own failures — read from the source database.
 
-Every handler checks, in this order: who is asking (401/403), whether the feature is
-configured at all (404 saying which variable enables it), the query parameters (400
-naming the bad one), then asks the database (503 if it is down or the query fails).
-The handlers only assemble answers; the SQL lives in `receiver.queries`.
+Every handler checks, in this order: who is asking (401/403; for the admin endpoints the
+`/api/admin` mount does it), whether the feature is configured at all (404 saying which
+variable enables it), the query parameters (400 naming the bad one), then asks the
+database (`SourceUnavailable` if it is down or the query fails: the app answers 503).
+The handlers only assemble answers; the SQL lives in `receiver.supabase.queries`.
 """
 
 from __future__ import annotations
@@ -21,10 +22,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from receiver import queries
-from receiver.queries import AdminQuery, Conn, Row
-from receiver.source_db import SourceDB, SourceUnavailable
-from receiver.stats import category_breakdown
+from receiver.errors import (
+    AccessDenied,
+    BadParameter,
+    SourceUnavailable,
+    TokenRejected,
+    VerifierUnavailable,
+)
+from receiver.supabase import queries
+from receiver.supabase.clients import SupabaseClients
+from receiver.supabase.pool import SourceDB
+from receiver.supabase.queries import AdminQuery, Conn, Row
+from receiver.supabase.stats import category_breakdown
 from receiver.web import params
 from receiver.web.api_models import (
     AdminGeneration,
@@ -40,18 +49,17 @@ from receiver.web.api_models import (
     UserRef,
     error_response,
 )
-from receiver.web.auth import bearer_token, require_admin
-from receiver.web.query_api import QueryAPI, query_api_of
-from receiver.web.user_auth import TokenRejected, VerifierUnavailable
+from receiver.web.auth import bearer_token
+from receiver.web.context import services_of, supabase_of
 
 log = logging.getLogger("failwatch.api")
 
 T = TypeVar("T")
 
 
-def api_routes(*, cors_origins: Sequence[str] = ()) -> list[Route]:
-    """The API's routes. Only the user endpoint answers browsers from `cors_origins`:
-    the admin endpoints are for operators and scripts, and the webhook for Supabase."""
+def user_routes(*, cors_origins: Sequence[str] = ()) -> list[Route]:
+    """The user endpoint; the only one that answers browsers from `cors_origins` (the
+    admin endpoints are for operators and scripts, and the webhook for Supabase)."""
     user_route_options: dict[str, Any] = {"methods": ["GET"]}
     if cors_origins:
         cors = Middleware(
@@ -64,17 +72,30 @@ def api_routes(*, cors_origins: Sequence[str] = ()) -> list[Route]:
         # OPTIONS must reach the middleware, which answers the preflight itself.
         user_route_options = {"methods": ["GET", "OPTIONS"], "middleware": [cors]}
     return [
-        Route("/api/admin/failed-generations", admin_failed_generations, methods=["GET"]),
-        Route("/api/admin/failure-stats", admin_failure_stats, methods=["GET"]),
-        Route("/api/generations/failed", own_failed_generations, **user_route_options),
+        Route(
+            "/api/generations/failed",
+            own_failed_generations,
+            name="ownFailedGenerations",
+            **user_route_options,
+        )
+    ]
+
+
+def admin_query_routes() -> list[Route]:
+    """The guide's admin queries, under the `/api/admin` mount (which checks the token)."""
+    return [
+        Route(
+            "/failed-generations",
+            admin_failed_generations,
+            methods=["GET"],
+            name="adminFailedGenerations",
+        ),
+        Route("/failure-stats", admin_failure_stats, methods=["GET"], name="adminFailureStats"),
     ]
 
 
 async def admin_failed_generations(request: Request) -> Response:
-    api, source, refusal = _admin_source(request)
-    if refusal is not None:
-        return refusal
-    assert source is not None
+    api, source = _admin_source(request)
     try:
         given = request.query_params
         query = AdminQuery(
@@ -82,9 +103,9 @@ async def admin_failed_generations(request: Request) -> Response:
             hours_ago=params.HOURS_AGO.read(given),
             user_id=params.USER_ID.read(given),
             limit=params.ADMIN_LIMIT.read(given),
-            stuck_after_seconds=api.settings.stuck_after,
+            stuck_after_seconds=services_of(request).settings.stuck_after,
         )
-    except params.BadParameter as exc:
+    except BadParameter as exc:
         return _bad_parameter(exc)
 
     async def ask(conn: Conn) -> tuple[bool, queries.AdminAnswer]:
@@ -94,10 +115,7 @@ async def admin_failed_generations(request: Request) -> Response:
         )
         return readable, answer
 
-    try:
-        readable, answer = await _ask(source, ask)
-    except SourceUnavailable:
-        return _source_unavailable()
+    readable, answer = await _ask(source, ask)
     emails: Mapping[str, str | None] | None = None
     emails_from = "auth.users" if readable else None
     if not readable and api.auth_admin is not None:
@@ -111,7 +129,7 @@ async def admin_failed_generations(request: Request) -> Response:
         hours_ago=query.hours_ago,
         user_id=query.user_id,
         limit=query.limit,
-        stuck_after_minutes=api.settings.stuck_after / 60,
+        stuck_after_minutes=services_of(request).settings.stuck_after / 60,
         emails_from=emails_from,
         total=answer.counts["total"],
         summary=Summary(
@@ -137,23 +155,19 @@ async def admin_failed_generations(request: Request) -> Response:
 
 
 async def admin_failure_stats(request: Request) -> Response:
-    api, source, refusal = _admin_source(request)
-    if refusal is not None:
-        return refusal
-    assert source is not None
+    api, source = _admin_source(request)
     try:
         hours_back = params.HOURS_BACK.read(request.query_params)
-    except params.BadParameter as exc:
+    except BadParameter as exc:
         return _bad_parameter(exc)
 
     async def ask(conn: Conn) -> queries.StatsAnswer:
         return await queries.failure_stats(conn, hours_back=hours_back, tables=api.tables)
 
-    try:
-        answer = await _ask(source, ask)
-    except SourceUnavailable:
-        return _source_unavailable()
-    breakdown = category_breakdown(answer.error_groups, api.settings.classifier.rules)
+    answer = await _ask(source, ask)
+    breakdown = category_breakdown(
+        answer.error_groups, services_of(request).settings.classifier.rules
+    )
     models = [
         ModelStats(
             model_id=row["model_id"],
@@ -188,7 +202,7 @@ async def admin_failure_stats(request: Request) -> Response:
 async def own_failed_generations(request: Request) -> Response:
     if request.method == "OPTIONS":  # not a CORS preflight (the middleware answers those)
         return Response(status_code=204, headers={"allow": "GET, HEAD, OPTIONS"})
-    api = query_api_of(request)
+    api = supabase_of(request)
     if not api.verifier.enabled:
         return error_response(
             404,
@@ -207,13 +221,13 @@ async def own_failed_generations(request: Request) -> Response:
         return error_response(503, "cannot verify tokens right now; try again shortly")
     source = api.source
     if source is None:
-        return _source_not_configured()
+        raise _source_not_configured()
     given = request.query_params
     try:
         hours_ago = params.HOURS_AGO.read(given)
         session_id = params.SESSION_ID.read(given)
         limit = params.USER_LIMIT.read(given)
-    except params.BadParameter as exc:
+    except BadParameter as exc:
         return _bad_parameter(exc)
 
     async def ask(conn: Conn) -> Sequence[Row]:
@@ -226,10 +240,7 @@ async def own_failed_generations(request: Request) -> Response:
             tables=api.tables,
         )
 
-    try:
-        rows = await _ask(source, ask)
-    except SourceUnavailable:
-        return _source_unavailable()
+    rows = await _ask(source, ask)
     body = OwnFailures(
         hours_ago=hours_ago,
         session_id=session_id,
@@ -288,7 +299,7 @@ def _email(row: Row, user_id: str | None, emails: Mapping[str, str | None] | Non
     return emails.get(user_id) if user_id is not None else None
 
 
-def _bad_parameter(exc: params.BadParameter) -> Response:
+def _bad_parameter(exc: BadParameter) -> Response:
     body = ErrorResponse(error=str(exc), parameter=exc.name)
     return JSONResponse(body.body(), status_code=400)
 
@@ -298,22 +309,17 @@ def _unauthorized(reason: str, *, invalid: bool) -> Response:
     return error_response(401, reason, **{"www-authenticate": challenge})
 
 
-def _admin_source(request: Request) -> tuple[QueryAPI, SourceDB | None, Response | None]:
-    """What every admin query needs first: the admin's token and a source database."""
-    api = query_api_of(request)
-    refusal = require_admin(request)
-    if refusal is None and api.source is None:
-        refusal = _source_not_configured()
-    return api, api.source, refusal
+def _admin_source(request: Request) -> tuple[SupabaseClients, SourceDB]:
+    """What every admin query needs: the source database (the mount checked the token)."""
+    api = supabase_of(request)
+    if api.source is None:
+        raise _source_not_configured()
+    return api, api.source
 
 
-def _source_not_configured() -> Response:
-    return error_response(
+def _source_not_configured() -> AccessDenied:
+    return AccessDenied(
         404,
         "no source database is configured; set FAILWATCH_DATABASE_URL to the Supabase "
         "Postgres URL to enable this endpoint",
     )
-
-
-def _source_unavailable() -> Response:
-    return error_response(503, "source database unavailable")

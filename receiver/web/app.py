@@ -7,28 +7,33 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ExceptionHandler
 
-from receiver.config import Settings
-from receiver.delivery import DeliveryWorker
-from receiver.dispatcher import Dispatcher
+from receiver.config.settings import Settings
+from receiver.errors import AccessDenied, SourceUnavailable, StoreUnavailable
+from receiver.loops.delivery import DeliveryWorker
+from receiver.loops.dispatcher import Dispatcher
+from receiver.loops.sweep_state import StoreSweepState
+from receiver.loops.sweeper import Sweeper, start_sweeper
 from receiver.metrics import Metrics
 from receiver.notifiers.base import Notifier
 from receiver.notifiers.registry import build_notifiers, close_all, specs_by_receiver
 from receiver.store import Store, open_store
-from receiver.store.sweep_state import StoreSweepState
-from receiver.supabase_auth import SupabaseAuthAdmin
-from receiver.sweep import Sweeper, start_sweeper
+from receiver.supabase.clients import SupabaseClients
 from receiver.web.admin import admin_routes
-from receiver.web.api import api_routes
+from receiver.web.api import admin_query_routes, user_routes
+from receiver.web.api_models import error_response
+from receiver.web.auth import AdminOnly
 from receiver.web.context import Services
-from receiver.web.openapi import openapi_json
+from receiver.web.openapi import openapi_document, openapi_json
 from receiver.web.ops import healthz, metrics, readyz
-from receiver.web.query_api import QueryAPI
 from receiver.web.timing import RequestTiming
 from receiver.web.webhook import receive_webhook
 
@@ -56,14 +61,15 @@ def create_app(
         clock=clock,
     )
     senders = notifiers if notifiers is not None else build_notifiers(settings)
-    auth_http, auth_admin = _user_emails(settings)
+    supabase = SupabaseClients.from_settings(settings)
+    wants_emails = settings.include_user_emails and supabase.auth_admin is not None
     delivery = DeliveryWorker(
         store=services.store,
         notifiers=senders,
         settings=settings.delivery,
         metrics=services.metrics,
         clock=clock,
-        emails=auth_admin.emails if auth_admin is not None else None,
+        emails=supabase.auth_admin.emails if wants_emails and supabase.auth_admin else None,
     )
     dispatcher = Dispatcher(
         store=services.store,
@@ -73,7 +79,6 @@ def create_app(
         on_notifications=delivery.wake.set,
         wake=services.new_failures,
     )
-    query_api = QueryAPI.from_settings(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -83,7 +88,7 @@ def create_app(
             asyncio.create_task(dispatcher.run(stop), name="failwatch-dispatcher"),
             asyncio.create_task(delivery.run(stop), name="failwatch-delivery"),
         ]
-        sweeper = _start_sweeper(services)
+        sweeper = _start_sweeper(services, supabase)
         log.info("failwatch started", extra={"state": settings.state_kind()})
         try:
             yield
@@ -96,49 +101,69 @@ def create_app(
             stop.set()
             await asyncio.gather(*workers, return_exceptions=True)
             await close_all(senders)
-            if auth_http is not None:
-                await auth_http.aclose()
-            await query_api.close()
+            await supabase.close()
             await services.store.close()
             log.info("failwatch stopped")
 
-    routes = [
-        Route("/webhooks/supabase", receive_webhook, methods=["POST"]),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
-        *admin_routes(),
-        Route("/openapi.json", openapi_json, methods=["GET"]),
-        *api_routes(cors_origins=settings.cors_origins),
-    ]
     app = Starlette(
-        routes=routes,
+        routes=routes(settings),
         middleware=[Middleware(RequestTiming, metrics=services.metrics)],
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.services = services
-    app.state.query_api = query_api
+    app.state.supabase = supabase
+    app.state.openapi = openapi_document(app.routes)
     return app
 
 
-def _user_emails(
-    settings: Settings,
-) -> tuple[httpx.AsyncClient, SupabaseAuthAdmin] | tuple[None, None]:
-    """The Auth admin lookup of users' e-mails for alerts, only when they are wanted."""
-    key = settings.supabase_service_role_key
-    if not settings.include_user_emails or not settings.supabase_url or key is None:
-        return None, None
-    http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
-    admin = SupabaseAuthAdmin(project_url=settings.supabase_url, service_role_key=key, http=http)
-    return http, admin
+def routes(settings: Settings) -> list[BaseRoute]:
+    """Every endpoint, each path written once (the OpenAPI document is made from these;
+    a route's name is its operation id)."""
+    return [
+        Route("/webhooks/supabase", receive_webhook, methods=["POST"], name="receiveWebhook"),
+        Route("/healthz", healthz, methods=["GET"], name="healthz"),
+        Route("/readyz", readyz, methods=["GET"], name="readyz"),
+        Route("/metrics", metrics, methods=["GET"], name="metrics"),
+        Route("/openapi.json", openapi_json, methods=["GET"], name="openapi"),
+        Mount(
+            "/api/admin",
+            routes=[*admin_routes(), *admin_query_routes()],
+            middleware=[Middleware(AdminOnly)],
+        ),
+        *user_routes(cors_origins=settings.cors_origins),
+    ]
 
 
-def _start_sweeper(services: Services) -> Sweeper | None:
+async def _access_denied(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AccessDenied)
+    headers = {"www-authenticate": "Bearer"} if exc.status == 401 else {}
+    return error_response(exc.status, str(exc), **headers)
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    return error_response(503, "state store unavailable")
+
+
+async def _source_unavailable(request: Request, exc: Exception) -> Response:
+    return error_response(503, "source database unavailable")
+
+
+# The rules every handler shares, stated once: who may not ask, and what is down.
+EXCEPTION_HANDLERS: Mapping[Any, ExceptionHandler] = {
+    AccessDenied: _access_denied,
+    StoreUnavailable: _store_unavailable,
+    SourceUnavailable: _source_unavailable,
+}
+
+
+def _start_sweeper(services: Services, supabase: SupabaseClients) -> Sweeper | None:
     """The database sweeps run when a source database is configured."""
-    if services.settings.database_url is None:
+    if supabase.source is None:
         return None
     return start_sweeper(
         services.settings,
+        supabase.source,
         StoreSweepState(services.store),
         services.metrics,
         on_new_failure=services.wake_dispatcher,

@@ -4,8 +4,9 @@ Database Webhooks are not signed; the dashboard's two helpers put a shared secre
 `x-supabase-webhook-source` or `Authorization: Bearer`. failwatch also takes
 `x-webhook-secret`. Several secrets may be valid at once, for rotation.
 
-The admin API (`/api/admin/*`) takes `FAILWATCH_ADMIN_TOKEN` as a bearer token only:
-no token is 401, a wrong one 403, and with no token configured the admin API is off (404).
+The admin API (`/api/admin/*`, one mount behind `AdminOnly`) takes
+`FAILWATCH_ADMIN_TOKEN` as a bearer token only: no token is 401, a wrong one 403, and
+with no token configured the admin API is off (404).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from collections.abc import Sequence
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from receiver.errors import AccessDenied
 from receiver.web.context import services_of
 
 SECRET_HEADERS = ("x-supabase-webhook-source", "x-webhook-secret")
@@ -57,21 +59,27 @@ def matches_any(presented: Sequence[bytes], accepted: Sequence[bytes]) -> bool:
     return ok
 
 
-def require_admin(request: Request) -> Response | None:
-    """The refusal to send for a request that is not the admin's, or None to go on."""
+def check_admin(request: Request) -> None:
+    """Raise `AccessDenied` unless the request carries the admin token."""
     configured = services_of(request).settings.admin_token
     if configured is None:
-        return JSONResponse(
-            {"error": "the admin API is disabled; set FAILWATCH_ADMIN_TOKEN to enable it"},
-            status_code=404,
-        )
+        raise AccessDenied(404, "the admin API is disabled; set FAILWATCH_ADMIN_TOKEN to enable it")
     presented = bearer_token(request.headers)
     if presented is None:
-        return JSONResponse(
-            {"error": "missing bearer token"},
-            status_code=401,
-            headers={"www-authenticate": "Bearer"},
-        )
+        raise AccessDenied(401, "missing bearer token")
     if not matches_any([presented], [configured.get_secret_value().encode()]):
-        return JSONResponse({"error": "invalid admin token"}, status_code=403)
-    return None
+        raise AccessDenied(403, "invalid admin token")
+
+
+class AdminOnly:
+    """Middleware of the `/api/admin` mount: nothing in it answers without the token."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # No admin route takes OPTIONS: a browser's preflight gets the router's 405
+        # (and no CORS headers), as before the routes shared this check.
+        if scope["type"] == "http" and scope["method"] != "OPTIONS":
+            check_admin(Request(scope, receive))
+        await self.app(scope, receive, send)

@@ -1,4 +1,5 @@
-"""What the handlers share: settings, store, metrics, the clock (injected for tests)."""
+"""What the handlers share: settings, store, metrics, the clock (injected for tests), and
+the process's one set of connections to Supabase."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
-from receiver.config import Settings
+from receiver.config.settings import Settings
 from receiver.metrics import Metrics
 from receiver.store import Store
+from receiver.supabase.clients import SupabaseClients
 
 
 @dataclass(slots=True)
@@ -36,3 +38,8 @@ class Services:
 def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+def supabase_of(request: Request) -> SupabaseClients:
+    clients: SupabaseClients = request.app.state.supabase
+    return clients

@@ -8,14 +8,14 @@ every route of the app is described here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from functools import cache
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
 
 from receiver import __version__
 from receiver.web import api_models as m
@@ -74,11 +74,17 @@ _ERRORS = {
 
 
 async def openapi_json(request: Request) -> Response:
-    return JSONResponse(openapi_document())
+    document: dict[str, Any] = request.app.state.openapi
+    return JSONResponse(document)
 
 
-@cache
-def openapi_document() -> dict[str, Any]:
+def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
+    """The document of the app with these routes: each route's path and methods, with
+    the operation its name stands for."""
+    operations = operations_by_id()
+    paths: dict[str, dict[str, Any]] = {}
+    for path, method, name in _endpoints(routes):
+        paths.setdefault(path, {})[method] = operations[name]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -87,150 +93,135 @@ def openapi_document() -> dict[str, Any]:
             "description": "Grouped alerts for failed generations in Supabase, and the "
             "failed-generations guide's API.",
         },
-        "paths": _paths(),
+        "paths": paths,
         "components": {"schemas": _schemas(), "securitySchemes": _SECURITY_SCHEMES},
     }
 
 
-def _paths() -> dict[str, Any]:
-    return {
-        "/webhooks/supabase": {"post": _webhook()},
-        "/healthz": {
-            "get": _operation(
-                "healthz", "Liveness: the process serves", None, {200: _json(m.Health)}
-            )
-        },
-        "/readyz": {
-            "get": _operation(
-                "readyz",
-                "Readiness: the state store answers",
-                None,
-                {200: _json(m.Readiness), 503: _json(m.Readiness, "state store unreachable")},
-            )
-        },
-        "/metrics": {
-            "get": _operation(
-                "metrics",
-                "Prometheus metrics",
-                None,
-                {
-                    200: {
-                        "description": "text exposition format",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
-                },
-            )
-        },
-        "/openapi.json": {
-            "get": _operation(
-                "openapi",
-                "This document",
-                None,
-                {
-                    200: {
-                        "description": "OpenAPI 3.1",
-                        "content": {"application/json": {"schema": {"type": "object"}}},
-                    }
-                },
-            )
-        },
-        "/api/admin/failed-generations": {
-            "get": _operation(
-                "adminFailedGenerations",
-                "Failed and stuck generations of every user, grouped by user",
+def _endpoints(routes: Sequence[BaseRoute], prefix: str = "") -> Iterator[tuple[str, str, str]]:
+    for route in routes:
+        if isinstance(route, Mount):
+            yield from _endpoints(route.routes, prefix + route.path)
+        elif isinstance(route, Route):
+            for method in sorted((route.methods or set()) - {"HEAD", "OPTIONS"}):
+                yield prefix + route.path, method.lower(), route.name
+
+
+def operations_by_id() -> dict[str, Any]:
+    """Each operation by its id (the name of the route that serves it)."""
+    operations = [
+        _webhook(),
+        _operation("healthz", "Liveness: the process serves", None, {200: _json(m.Health)}),
+        _operation(
+            "readyz",
+            "Readiness: the state store answers",
+            None,
+            {200: _json(m.Readiness), 503: _json(m.Readiness, "state store unreachable")},
+        ),
+        _operation(
+            "metrics",
+            "Prometheus metrics",
+            None,
+            {
+                200: {
+                    "description": "text exposition format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        ),
+        _operation(
+            "openapi",
+            "This document",
+            None,
+            {
+                200: {
+                    "description": "OpenAPI 3.1",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        ),
+        _operation(
+            "adminFailedGenerations",
+            "Failed and stuck generations of every user, grouped by user",
+            _ADMIN,
+            {200: _json(m.FailedGenerations), **_errors(400, 401, 403, 404, 503)},
+            params.FAILED_GENERATIONS,
+        ),
+        _operation(
+            "adminFailureStats",
+            "get_failure_stats(hoursBack) per model, and by error category",
+            _ADMIN,
+            {200: _json(m.FailureStats), **_errors(400, 401, 403, 404, 503)},
+            params.FAILURE_STATS,
+        ),
+        _operation(
+            "ownFailedGenerations",
+            "The caller's own failed generations",
+            _USER,
+            {200: _json(m.OwnFailures), **_errors(400, 401, 404, 503)},
+            params.OWN_FAILURES,
+        ),
+        _operation(
+            "listSilences",
+            "Silences, active and past",
+            _ADMIN,
+            {200: _json(m.Silences), **_errors(401, 403, 404, 503)},
+        ),
+        _operation(
+            "createSilence",
+            "Mute failures that match, from startsAt to endsAt",
+            _ADMIN,
+            {
+                201: _json(m.Silence, "created"),
+                **_errors(400, 401, 403, 404, 413, 503),
+                422: _json(m.ErrorResponse, "not a valid silence"),
+            },
+            body=m.SilenceRequest,
+        ),
+        {
+            **_operation(
+                "expireSilence",
+                "End a silence now",
                 _ADMIN,
-                {200: _json(m.FailedGenerations), **_errors(400, 401, 403, 404, 503)},
-                params.FAILED_GENERATIONS,
-            )
-        },
-        "/api/admin/failure-stats": {
-            "get": _operation(
-                "adminFailureStats",
-                "get_failure_stats(hoursBack) per model, and by error category",
-                _ADMIN,
-                {200: _json(m.FailureStats), **_errors(400, 401, 403, 404, 503)},
-                params.FAILURE_STATS,
-            )
-        },
-        "/api/generations/failed": {
-            "get": _operation(
-                "ownFailedGenerations",
-                "The caller's own failed generations",
-                _USER,
-                {200: _json(m.OwnFailures), **_errors(400, 401, 404, 503)},
-                params.OWN_FAILURES,
-            )
-        },
-        "/api/admin/silences": {
-            "get": _operation(
-                "listSilences",
-                "Silences, active and past",
-                _ADMIN,
-                {200: _json(m.Silences), **_errors(401, 403, 404, 503)},
+                {200: _json(m.Expired, "expired"), **_errors(401, 403, 404, 503)},
             ),
-            "post": _operation(
-                "createSilence",
-                "Mute failures that match, from startsAt to endsAt",
+            "parameters": [_path_param("id", {"type": "string"})],
+        },
+        {
+            **_operation(
+                "listOutbox",
+                "Notifications in the outbox (default: the dead letter)",
                 _ADMIN,
-                {
-                    201: _json(m.Silence, "created"),
-                    **_errors(400, 401, 403, 404, 413, 503),
-                    422: _json(m.ErrorResponse, "not a valid silence"),
-                },
-                body=m.SilenceRequest,
+                {200: _json(m.Outbox), **_errors(400, 401, 403, 404, 503)},
             ),
+            "parameters": [
+                {
+                    "name": "status",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"enum": ["pending", "sent", "dead", "all"], "default": "dead"},
+                }
+            ],
         },
-        "/api/admin/silences/{id}": {
-            "delete": {
-                **_operation(
-                    "expireSilence",
-                    "End a silence now",
-                    _ADMIN,
-                    {200: _json(m.Expired, "expired"), **_errors(401, 403, 404, 503)},
-                ),
-                "parameters": [_path_param("id", {"type": "string"})],
-            }
-        },
-        "/api/admin/outbox": {
-            "get": {
-                **_operation(
-                    "listOutbox",
-                    "Notifications in the outbox (default: the dead letter)",
-                    _ADMIN,
-                    {200: _json(m.Outbox), **_errors(400, 401, 403, 404, 503)},
-                ),
-                "parameters": [
-                    {
-                        "name": "status",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"enum": ["pending", "sent", "dead", "all"], "default": "dead"},
-                    }
-                ],
-            }
-        },
-        "/api/admin/outbox/retry": {
-            "post": _operation(
-                "retryDeadNotifications",
-                "Send every dead notification again",
+        _operation(
+            "retryDeadNotifications",
+            "Send every dead notification again",
+            _ADMIN,
+            {200: _json(m.Requeued), **_errors(401, 403, 404, 503)},
+        ),
+        {
+            **_operation(
+                "retryDeadNotification",
+                "Send one dead notification again",
                 _ADMIN,
                 {200: _json(m.Requeued), **_errors(401, 403, 404, 503)},
-            )
+            ),
+            "parameters": [
+                _path_param("id", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1})
+            ],
         },
-        "/api/admin/outbox/{id}/retry": {
-            "post": {
-                **_operation(
-                    "retryDeadNotification",
-                    "Send one dead notification again",
-                    _ADMIN,
-                    {200: _json(m.Requeued), **_errors(401, 403, 404, 503)},
-                ),
-                "parameters": [
-                    _path_param("id", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1})
-                ],
-            }
-        },
-    }
+    ]
+    return {op["operationId"]: op for op in operations}
 
 
 def _webhook() -> dict[str, Any]:

@@ -16,15 +16,10 @@ from typing import Any, Generic, TypeVar
 
 from starlette.datastructures import QueryParams
 
-from receiver.queries import StatusFilter
+from receiver.errors import BadParameter
+from receiver.supabase.queries import StatusFilter
 
 E = TypeVar("E", bound=StrEnum)
-
-
-class BadParameter(Exception):
-    def __init__(self, name: str, problem: str) -> None:
-        super().__init__(f"{name}: {problem}")
-        self.name = name
 
 
 def _single(query: QueryParams, name: str) -> str | None:

@@ -14,17 +14,13 @@ import time
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from receiver.errors import InvalidPayload, NotJSONError, StoreUnavailable
+from receiver.errors import BodyTooLarge, InvalidPayload, NotJSONError, StoreUnavailable
+from receiver.intake.pipeline import process_webhook
 from receiver.model import Failure, Ignored
-from receiver.pipeline import process_webhook
 from receiver.web.auth import matches_any, presented_secrets
 from receiver.web.context import Services, services_of
 
 log = logging.getLogger("failwatch.webhook")
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 async def receive_webhook(request: Request) -> Response:

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.acceptance.serving import running_serve
 from tests.payloads import SECRET, WEBHOOK, auth, failed_insert
+from tests.serving import running_serve
 from tests.standins.slack import SlackStandIn
 
 pytestmark = pytest.mark.acceptance

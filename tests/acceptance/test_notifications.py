@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.acceptance.serving import Server, running_serve
 from tests.payloads import SECRET, WEBHOOK, auth, failed_insert
+from tests.serving import Server, running_serve
 from tests.standins.slack import SlackStandIn
 from tests.standins.smtp import SmtpStandIn
 from tests.standins.supabase_auth import SupabaseAuthStandIn, serving

@@ -16,9 +16,9 @@ import httpx
 import psycopg
 import pytest
 
-from tests.acceptance.serving import Server, running_serve
 from tests.payloads import SECRET, WEBHOOK, auth, failed_insert
 from tests.postgres import scratch_database
+from tests.serving import Server, running_serve
 from tests.standins.slack import SlackStandIn
 
 pytestmark = pytest.mark.acceptance

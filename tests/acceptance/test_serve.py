@@ -11,14 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.acceptance.serving import (
-    STARTUP_TIMEOUT,
+from tests.payloads import SECRET, WEBHOOK, auth, failed_insert, generation, supabase_body
+from tests.serving import (
+    READY_TIMEOUT,
+    clean_environment,
     free_port,
     running_serve,
-    serve_env,
     stored_generation_ids,
 )
-from tests.payloads import SECRET, WEBHOOK, auth, failed_insert, generation, supabase_body
 
 pytestmark = pytest.mark.acceptance
 
@@ -42,7 +42,7 @@ def test_serve_accepts_dedups_ignores_refuses_and_stops_cleanly(tmp_path: Path) 
     assert 'failwatch_webhook_events_total{outcome="accepted"} 1.0' in metrics
 
     # A graceful stop on SIGTERM is a clean exit.
-    assert code == 0, server.stderr()
+    assert code == 0, server.log()
     logs = server.log_lines()  # every line is JSON: no stray tracebacks
     messages = [line["msg"] for line in logs]
     assert "failwatch stopped" in messages  # the lifespan closed the store
@@ -55,7 +55,7 @@ def test_serve_accepts_dedups_ignores_refuses_and_stops_cleanly(tmp_path: Path) 
         "ignored",
         "unauthorized",
     ]
-    text = server.stderr()
+    text = server.log()
     assert SECRET not in text
     assert prompt not in text
     # The row is on disk, in a file that a fresh connection can read after the stop.
@@ -79,7 +79,7 @@ def test_every_202_is_on_disk_when_sigterm_arrives_mid_load(tmp_path: Path) -> N
         ThreadPoolExecutor(max_workers=8) as pool,
     ):
         futures = [pool.submit(send, client, generation_id) for generation_id in ids]
-        deadline = time.monotonic() + STARTUP_TIMEOUT
+        deadline = time.monotonic() + READY_TIMEOUT
         while len(answered) < 50 and time.monotonic() < deadline:
             time.sleep(0.01)
         code = server.stop()
@@ -88,7 +88,7 @@ def test_every_202_is_on_disk_when_sigterm_arrives_mid_load(tmp_path: Path) -> N
 
     accepted = {gid for gid, status in answered.items() if status == 202}
     assert len(accepted) >= 50
-    assert code == 0, server.stderr()
+    assert code == 0, server.log()
     assert accepted <= set(stored_generation_ids(server.db_path))
 
 
@@ -106,10 +106,12 @@ def run_serve_expecting_exit(state_dir: Path, **variables: str) -> subprocess.Co
     return subprocess.run(
         [sys.executable, "-m", "receiver", "serve", "--port", str(free_port())],
         cwd=state_dir,
-        env=serve_env(state_dir, **variables),
+        env=clean_environment(
+            **{"FAILWATCH_STATE_URL": f"sqlite:///{state_dir / 'failwatch.db'}", **variables}
+        ),
         capture_output=True,
         text=True,
-        timeout=STARTUP_TIMEOUT,
+        timeout=READY_TIMEOUT,
         check=False,
     )
 

@@ -14,7 +14,7 @@ import jwt
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from starlette.applications import Starlette
 
-from receiver.config import Settings, load_settings
+from receiver.config.settings import Settings, load_settings
 from tests.api.seed import Seeded
 from tests.asgi import serving
 

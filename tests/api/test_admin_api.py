@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from receiver.source_db import SourceDB
+from receiver.supabase.pool import SourceDB
 from receiver.web.app import create_app
 from tests.api import guide_sql
 from tests.api.seed import EMAILS, PROJECTS, SESSIONS, USERS, Seeded
@@ -264,7 +264,7 @@ async def test_a_source_database_that_is_down_is_a_503(tmp_path: Path, path: str
     down = f"postgresql://postgres@127.0.0.1:{_closed_port()}/postgres"
     app = create_app(api_settings(tmp_path, None, database_url=down))
     # The same pool with a shorter wait, so the test does not sit out the default 5 s.
-    app.state.query_api.source = SourceDB(down, timeout=0.5)
+    app.state.supabase.source = SourceDB(down, timeout=0.5)
     async with serving(app) as client:
         response = await client.get(path, headers=admin_headers())
     assert response.status_code == 503

@@ -15,9 +15,9 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from receiver.config import Settings
+from receiver.config.settings import Settings
 from receiver.logs import JSONFormatter
-from receiver.supabase_auth import SupabaseAuthAdmin
+from receiver.supabase.auth_admin import SupabaseAuthAdmin
 from receiver.web.app import create_app
 from tests.api.seed import EMAILS, LEGACY_USER, USERS, Seeded
 from tests.api.support import admin_headers, api_settings

@@ -20,8 +20,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from receiver.errors import TokenRejected, VerifierUnavailable
+from receiver.supabase.jwt import UserTokenVerifier
 from receiver.web.app import create_app
-from receiver.web.user_auth import TokenRejected, UserTokenVerifier, VerifierUnavailable
 from tests.api.seed import USERS, Seeded
 from tests.api.support import JWT_SECRET, api_settings
 from tests.asgi import serving

@@ -15,10 +15,12 @@ from schemathesis.core.result import Ok
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from starlette.applications import Starlette
-from starlette.routing import Route
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
 
 from receiver.web.app import create_app
-from receiver.web.openapi import openapi_document
+from receiver.web.openapi import openapi_document, operations_by_id
 from tests.api.seed import USERS, Seeded
 from tests.api.support import admin_headers, api_settings, user_headers
 
@@ -35,22 +37,38 @@ def app(source: Seeded, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
 
 def _routes(app: Starlette) -> dict[str, set[str]]:
     routes: dict[str, set[str]] = {}
-    for route in app.routes:
-        assert isinstance(route, Route)
-        methods = {m.lower() for m in route.methods or ()} - {"head", "options"}
-        routes.setdefault(route.path, set()).update(methods)
+
+    def walk(found: list[BaseRoute], prefix: str) -> None:
+        for route in found:
+            if isinstance(route, Mount):
+                walk(route.routes, prefix + route.path)
+                continue
+            assert isinstance(route, Route)
+            methods = {m.lower() for m in route.methods or ()} - {"head", "options"}
+            routes.setdefault(prefix + route.path, set()).update(methods)
+
+    walk(app.routes, "")
     return routes
 
 
-def test_the_document_is_valid_openapi() -> None:
-    schemathesis.openapi.from_dict(openapi_document()).validate()
+def test_the_document_is_valid_openapi(app: Starlette) -> None:
+    schemathesis.openapi.from_dict(openapi_document(app.routes)).validate()
 
 
-def test_every_route_is_described(app: Starlette) -> None:
-    paths = openapi_document()["paths"]
-    for path, methods in _routes(app).items():
-        assert path in paths, path
-        assert set(paths[path]) == methods, path
+def test_every_route_is_described_and_every_description_routed(app: Starlette) -> None:
+    document = openapi_document(app.routes)
+    paths = document["paths"]
+    assert {path: set(methods) for path, methods in paths.items()} == _routes(app)
+    served = {op["operationId"] for methods in paths.values() for op in methods.values()}
+    assert served == set(operations_by_id())
+
+
+def test_a_route_without_a_description_is_refused() -> None:
+    async def endpoint(request: Request) -> Response:
+        return Response()
+
+    with pytest.raises(KeyError, match="undocumented"):
+        openapi_document([Route("/x", endpoint, name="undocumented")])
 
 
 def _headers_for(path: str) -> dict[str, str]:

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from receiver.classify import classify
-from receiver.ingest import error_details
+from receiver.intake.classify import classify
+from receiver.intake.ingest import error_details
 from receiver.web.app import create_app
 from tests.api import guide_sql
 from tests.api.seed import Seeded

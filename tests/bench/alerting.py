@@ -28,7 +28,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from receiver.config import DeliverySettings
+from receiver.config.settings import DeliverySettings
 from tests.bench.alerting_report import (
     P99_TARGET_MS,
     AlertingSettings,

@@ -1,6 +1,6 @@
 """The benchmark's baseline: a Starlette endpoint that only parses the JSON body.
 
-It is served with `failwatch serve`'s own uvicorn settings (`receiver.cli.server_config`),
+It is served with `failwatch serve`'s own uvicorn settings (`receiver.cli.main.server_config`),
 so the ratio to it measures what failwatch adds, not a difference in server setup.
 Run: `python -m tests.bench.bare_app --port N`.
 """
@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from receiver.cli import server_config
+from receiver.cli.main import server_config
 from tests.bench.payloads import WEBHOOK_PATH
 
 

@@ -19,7 +19,7 @@ import pytest
 from tests.deploy.dockerfile import parse_dockerfile
 from tests.deploy.image import Image, build
 from tests.deploy.manifests import DOCKERFILE, REPO
-from tests.deploy.process import clean_environment, free_port, running
+from tests.serving import clean_environment, free_port, running
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.timeout(180)]
 
@@ -92,7 +92,7 @@ def test_failwatch_is_installed_into_the_venv_not_run_from_the_sources(image: Im
 
 def test_the_image_refuses_to_serve_without_a_webhook_secret(image: Image) -> None:
     done = subprocess.run(
-        start_command(image, free_port()),
+        start_command(image, free_port("0.0.0.0")),  # noqa: S104 - the image binds all interfaces
         env=image.env,
         cwd=image.workdir,
         capture_output=True,
@@ -106,7 +106,7 @@ def test_the_image_refuses_to_serve_without_a_webhook_secret(image: Image) -> No
 def test_the_image_serves_ready_healthy_and_stores_state_on_its_volume(
     image: Image, tmp_path: Path
 ) -> None:
-    port = free_port()
+    port = free_port("0.0.0.0")  # noqa: S104 - the image binds all interfaces
     env = {**image.env, "FAILWATCH_WEBHOOK_SECRET": SECRET}
     (volume,) = image.volumes
     state = re.sub(r"^sqlite:///", "", env["FAILWATCH_STATE_URL"])
@@ -120,8 +120,8 @@ def test_the_image_serves_ready_healthy_and_stores_state_on_its_volume(
         log_path=tmp_path / "serve.log",
     ) as server:
         server.wait_ready()
-        assert httpx.get(f"{server.base_url}/readyz", trust_env=False).status_code == 200
-        health = httpx.get(f"{server.base_url}/healthz", trust_env=False)
+        assert httpx.get(f"{server.url}/readyz", trust_env=False).status_code == 200
+        health = httpx.get(f"{server.url}/healthz", trust_env=False)
         assert (health.status_code, health.json()["status"]) == (200, "ok")
         assert healthcheck(image, port).returncode == 0
 
@@ -133,7 +133,7 @@ def test_the_image_serves_ready_healthy_and_stores_state_on_its_volume(
             "old_record": None,
         }
         answer = httpx.post(
-            f"{server.base_url}/webhooks/supabase",
+            f"{server.url}/webhooks/supabase",
             content=json.dumps(body),
             headers={"x-supabase-webhook-source": SECRET},
             trust_env=False,
@@ -141,5 +141,5 @@ def test_the_image_serves_ready_healthy_and_stores_state_on_its_volume(
         assert (answer.status_code, answer.json()) == (202, {"status": "accepted"})
         assert Path(state).exists()
 
-        assert server.terminate(timeout=30) == 0, server.log()
+        assert server.stop(timeout=30) == 0, server.log()
     assert healthcheck(image, port).returncode != 0, "the health check must fail when down"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from receiver.config import CONFIG_ENV, environment_names, load_settings
+from receiver.config.settings import CONFIG_ENV, environment_names, load_settings
 from tests.deploy.manifests import (
     DEPLOY,
     DOCKERFILE,

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from tests.deploy.manifests import shutdown_budget_seconds
-from tests.deploy.process import Server, clean_environment, free_port, running
+from tests.serving import Server, clean_environment, free_port, running
 from tests.standins.slack import SlackStandIn
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.timeout(180)]
@@ -113,7 +113,7 @@ async def load_then_sigterm(server: Server) -> tuple[Tally, httpx.Response, floa
     limits = httpx.Limits(max_connections=CLIENTS + 2, max_keepalive_connections=CLIENTS + 2)
     timeout = httpx.Timeout(GRACE)
     async with httpx.AsyncClient(
-        base_url=server.base_url, limits=limits, timeout=timeout, trust_env=False
+        base_url=server.url, limits=limits, timeout=timeout, trust_env=False
     ) as client:
         workers = [asyncio.create_task(_client(client, ids, tally)) for _ in range(CLIENTS)]
         while len(tally.accepted) < STOP_AFTER:
@@ -134,13 +134,13 @@ async def load_then_sigterm(server: Server) -> tuple[Tally, httpx.Response, floa
         await sent.wait()
         # A later request answered on another connection: by then the server has read the
         # held request's headers (both arrived at the same listener, in this order).
-        async with httpx.AsyncClient(base_url=server.base_url, trust_env=False) as other:
+        async with httpx.AsyncClient(base_url=server.url, trust_env=False) as other:
             assert (await other.get("/healthz")).status_code == 200
 
         server.process.send_signal(signal.SIGTERM)
         stopped_at = time.monotonic()
         async with asyncio.timeout(STOP_NOTICED_WITHIN):
-            await refusing_connections(server.base_url)
+            await refusing_connections(server.url)
         # Keep it in flight well into the shutdown (uvicorn itself pauses 0.1 s before it
         # starts to wait for requests), so only a graceful server can still answer it.
         await asyncio.sleep(HOLD_AFTER_STOP)
@@ -215,17 +215,17 @@ def test_sigterm_under_load_keeps_every_accepted_failure(tmp_path: Path) -> None
 def _send_more_after_restart(again: Server, *, seen: str) -> None:
     """The restarted server still knows what it stored, and takes new failures."""
     repeat = httpx.post(
-        f"{again.base_url}/webhooks/supabase",
+        f"{again.url}/webhooks/supabase",
         content=failure_body(seen),
         headers=HEADERS,
         trust_env=False,
     )
     fresh = httpx.post(
-        f"{again.base_url}/webhooks/supabase",
+        f"{again.url}/webhooks/supabase",
         content=failure_body("gen-after-restart"),
         headers=HEADERS,
         trust_env=False,
     )
     assert (repeat.status_code, repeat.json()) == (202, {"status": "duplicate"})
     assert (fresh.status_code, fresh.json()) == (202, {"status": "accepted"})
-    assert again.terminate(timeout=GRACE) == 0, again.log()
+    assert again.stop(timeout=GRACE) == 0, again.log()

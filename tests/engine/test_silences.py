@@ -1,99 +1,123 @@
-"""Silences hold failures back and hand them over when they end."""
+"""engine.silences: which silence mutes a failure, its state, and what a valid one is."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from receiver import silences
-from receiver.matchers import Matcher
-from receiver.model import Reason
-from receiver.silences import SilenceRequest
-from tests.engine.harness import engine
+from receiver.engine.matchers import Matcher
+from receiver.engine.silences import (
+    MAX_DURATION,
+    Silence,
+    SilenceRequest,
+    muting,
+    new_silence,
+)
 
-pytestmark = pytest.mark.anyio
+NOW = 10_000.0
 
 
-def request(*matchers: str, ends_at: float) -> SilenceRequest:
-    return SilenceRequest(
+def silence(*matchers: str, starts: float = 0.0, ends: float = 20_000.0) -> Silence:
+    return Silence(
+        id="-".join(matchers),
         matchers=tuple(Matcher.parse(m) for m in matchers),
-        ends_at=ends_at,
-        comment="provider outage",
-        author="oncall@example.com",
+        starts_at=starts,
+        ends_at=ends,
+        comment="c",
+        author="a",
+        created_at=0.0,
+        expired_at=None,
     )
 
 
-async def test_silenced_failures_are_stored_not_notified_then_released(
-    tmp_path: Path, state_url: str | None
-) -> None:
-    async with engine(tmp_path, state_url=state_url) as e:
-        await silences.create(
-            e.store, request("model_id=flux-pro", ends_at=e.clock() + 7200), now=e.clock()
-        )
-        for _ in range(5):
-            await e.fail(model="flux-pro")
-        await e.fail(model="sdxl")
-        e.clock.advance(30)
-        await e.settle()
-        # Only the unsilenced model speaks; the silenced failures are stored all the same.
-        assert [n.labels["model_id"] for n in e.recorder.sent] == ["sdxl"]
-        assert await e.store.count_failures() == 6
-
-        # While silenced, nothing more; when the silence ends the group says what it holds.
-        e.clock.advance(3600)
-        await e.settle()
-        assert [n.labels["model_id"] for n in e.recorder.sent].count("flux-pro") == 0
-        e.clock.advance(3600)
-        await e.settle()
-        e.clock.advance(30)
-        await e.settle()
-        flux = [n for n in e.recorder.sent if n.labels["model_id"] == "flux-pro"]
-        assert [(n.reason, n.window_failures) for n in flux] == [(Reason.FIRST, 5)]
+@pytest.mark.parametrize(
+    ("item", "state"),
+    [
+        (silence("a=b"), "active"),
+        (silence("a=b", starts=NOW + 1), "pending"),
+        (silence("a=b", ends=NOW), "expired"),  # ends_at is exclusive
+        (silence("a=b", starts=NOW), "active"),  # starts_at is inclusive
+    ],
+)
+def test_state(item: Silence, state: str) -> None:
+    assert item.state(NOW) == state
 
 
-async def test_expiring_a_silence_releases_at_once(tmp_path: Path, state_url: str | None) -> None:
-    async with engine(tmp_path, state_url=state_url) as e:
-        silence = await silences.create(
-            e.store, request('category=~"rate_.*"', ends_at=e.clock() + 7200), now=e.clock()
-        )
-        await e.fail(error="Rate limit exceeded")
-        e.clock.advance(30)
-        await e.settle()
-        assert e.recorder.sent == []
-        assert await silences.expire(e.store, silence.id, now=e.clock()) is True
-        assert await silences.expire(e.store, silence.id, now=e.clock()) is False
-        e.clock.advance(1)
-        await e.settle()
-        e.clock.advance(30)
-        await e.settle()
-        assert [n.window_failures for n in e.recorder.sent] == [1]
+def test_an_expired_silence_is_expired_whatever_its_window() -> None:
+    item = silence("a=b")
+    done = Silence(
+        id=item.id,
+        matchers=item.matchers,
+        starts_at=item.starts_at,
+        ends_at=item.ends_at,
+        comment=item.comment,
+        author=item.author,
+        created_at=item.created_at,
+        expired_at=NOW - 1,
+    )
+    assert done.state(NOW) == "expired"
 
 
-async def test_a_silence_on_a_non_group_label_only_holds_what_matches(
-    tmp_path: Path, state_url: str | None
-) -> None:
-    async with engine(tmp_path, state_url=state_url) as e:
-        await silences.create(
-            e.store, request("user_id=tester", ends_at=e.clock() + 600), now=e.clock()
-        )
-        await e.fail(user="tester")
-        await e.fail(user="real-user")
-        e.clock.advance(30)
-        await e.settle()
-        assert [(n.window_failures, n.users_affected, n.silenced) for n in e.recorder.sent] == [
-            (1, 1, 1)
-        ]
+LABELS = {"model_id": "flux-pro", "category": "rate_limit"}
 
 
-def test_bad_silences_are_refused() -> None:
-    with pytest.raises(ValueError, match="at least 1"):
-        SilenceRequest(matchers=(), ends_at=10, comment="c", author="a")
-    with pytest.raises(ValueError, match="after starts_at"):
-        SilenceRequest(
-            matchers=(Matcher.parse("a=b"),), starts_at=10, ends_at=5, comment="c", author="a"
-        )
-    with pytest.raises(ValueError, match="not a matcher"):
-        SilenceRequest.model_validate(
-            {"matchers": ["nonsense"], "ends_at": 10, "comment": "c", "author": "a"}
-        )
+@pytest.mark.parametrize(
+    ("silences", "muted_by"),
+    [
+        ([], None),
+        # every matcher of a silence must match
+        ([silence("model_id=flux-pro", "category=timeout")], None),
+        (
+            [silence("model_id=flux-pro", "category=rate_limit")],
+            "model_id=flux-pro-category=rate_limit",
+        ),
+        # the first active one that matches wins
+        (
+            [
+                silence("model_id=sdxl"),
+                silence("model_id=~flux-.*"),
+                silence("category=rate_limit"),
+            ],
+            "model_id=~flux-.*",
+        ),
+        # a pending silence mutes nothing yet
+        ([silence("model_id=flux-pro", starts=NOW + 60)], None),
+    ],
+)
+def test_muting(silences: list[Silence], muted_by: str | None) -> None:
+    found = muting(silences, LABELS, NOW)
+    assert (found.id if found else None) == muted_by
+
+
+def request(**changes: object) -> SilenceRequest:
+    base: dict[str, object] = {
+        "matchers": ["model_id=flux-pro"],
+        "ends_at": NOW + 3600,
+        "comment": "outage",
+        "author": "oncall",
+    }
+    base.update(changes)
+    return SilenceRequest.model_validate(base)
+
+
+def test_a_new_silence_starts_now_unless_told() -> None:
+    made = new_silence(request(), silence_id="s1", now=NOW)
+    assert (made.id, made.starts_at, made.ends_at, made.created_at) == ("s1", NOW, NOW + 3600, NOW)
+    later = new_silence(request(starts_at=NOW + 60), silence_id="s2", now=NOW)
+    assert later.state(NOW) == "pending"
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"ends_at": NOW}, "in the future"),
+        ({"starts_at": NOW, "ends_at": NOW + MAX_DURATION + 1}, "at most 90 days"),
+    ],
+)
+def test_a_silence_window_is_checked(changes: dict[str, object], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        new_silence(request(**changes), silence_id="s", now=NOW)
+
+
+def test_rows_round_trip() -> None:
+    item = silence("model_id=~flux-.*", "category!=timeout")
+    assert Silence.from_row(item.to_row()) == item

@@ -6,9 +6,10 @@ from email.message import EmailMessage
 import pytest
 from pydantic import SecretStr
 
+from receiver.config.addresses import valid_address
 from receiver.errors import ConfigError
 from receiver.model import Reason
-from receiver.notifiers.email import EmailNotifier, TlsMode, header_value, valid_address
+from receiver.notifiers.email import EmailNotifier, TlsMode, header_value
 from tests.notifiers.conftest import SMTP_PASSWORD, SMTP_USER
 from tests.notifiers.samples import later, notification
 from tests.notifiers.snapshots import assert_snapshot

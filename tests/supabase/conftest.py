@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 
-from receiver.supabase_apply import apply_setup
+from receiver.supabase.apply import apply_setup
 from tests.postgres import require_postgres, scratch_database
 from tests.supabase.support import drop_role, load_guide_schema, unique_role
 

@@ -13,8 +13,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from receiver.supabase_apply import apply_setup
-from receiver.supabase_sql import index_statements, setup_body
+from receiver.supabase.apply import apply_setup
+from receiver.supabase.setup_sql import index_statements, setup_body
 from tests.postgres import scratch_database
 from tests.supabase.large_table import seed_large_table
 from tests.supabase.support import drop_role, load_guide_schema, unique_role

@@ -4,19 +4,12 @@
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 
@@ -89,13 +82,6 @@ def responses(dsn: str) -> list[tuple[int | None, str | None, str | None]]:
     return [(r[0], r[1], r[2]) for r in rows]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def stored_failures(db_path: Path) -> list[dict[str, Any]]:
     """Every failure in a failwatch SQLite state file (read while the server runs)."""
     if not db_path.exists():
@@ -123,66 +109,3 @@ def wait_until(predicate: Any, *, timeout: float = 30.0, interval: float = 0.1) 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
-
-
-@dataclass
-class Served:
-    base_url: str
-    state_path: Path
-    log_path: Path
-    process: subprocess.Popen[bytes]
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def metric(self, name: str, **labels: str) -> float:
-        text = httpx.get(f"{self.base_url}/metrics", timeout=10).text
-        wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
-        prefix = f"{name}{{{wanted}}} " if labels else f"{name} "
-        for line in text.splitlines():
-            if line.startswith(prefix):
-                return float(line.split()[-1])
-        return 0.0
-
-
-@contextmanager
-def failwatch_serve(tmp_path: Path, env: dict[str, str]) -> Iterator[Served]:
-    """`failwatch serve` in its own process, ready to answer."""
-    port = free_port()
-    state_path = tmp_path / "failwatch.db"
-    log_path = tmp_path / "failwatch.log"
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("FAILWATCH_")}
-    full_env.update({"FAILWATCH_STATE_URL": f"sqlite:///{state_path}", **env})
-    command = Path(sys.executable).with_name("failwatch")
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [str(command), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=full_env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    served = Served(f"http://127.0.0.1:{port}", state_path, log_path, process)
-    try:
-        _wait_ready(served)
-        yield served
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_ready(served: Served) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if served.process.poll() is not None:
-            raise AssertionError(f"failwatch serve exited early:\n{served.log_text()}")
-        try:
-            if httpx.get(f"{served.base_url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"failwatch serve not ready in 60 s:\n{served.log_text()}")

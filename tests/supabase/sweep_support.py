@@ -14,11 +14,11 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from receiver.loops.sweep_state import StoreSweepState
+from receiver.loops.sweeper import Sweeper, SweepOptions, SweepState
 from receiver.metrics import Metrics
-from receiver.source_db import SourceDB
 from receiver.store.sqlite import SQLiteStore
-from receiver.store.sweep_state import StoreSweepState
-from receiver.sweep import Sweeper, SweepOptions, SweepState
+from receiver.supabase.pool import SourceDB
 
 
 def insert_generation(

@@ -10,8 +10,8 @@ import subprocess
 import psycopg
 import pytest
 
-from receiver.cli import main
-from receiver.supabase_sql import setup_script
+from receiver.cli.main import main
+from receiver.supabase.setup_sql import setup_script
 from tests.supabase.conftest import SourceDatabase
 from tests.supabase.support import WEBHOOK_PREREQUISITE_STUBS as STUBS
 

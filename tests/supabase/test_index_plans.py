@@ -11,9 +11,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from receiver import source_queries_sweep as queries
-from receiver.source_queries_sweep import SourceTable
-from receiver.supabase_apply import apply_setup
+from receiver.supabase import sweep_queries as queries
+from receiver.supabase.apply import apply_setup
+from receiver.supabase.sweep_queries import SourceTable
 from tests.postgres import require_postgres, scratch_database
 from tests.supabase.large_table import seed_large_table
 from tests.supabase.support import drop_role, load_guide_schema, unique_role

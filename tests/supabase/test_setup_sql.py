@@ -10,7 +10,7 @@ import pytest
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from receiver.supabase_sql import setup_body
+from receiver.supabase.setup_sql import setup_body
 from tests.supabase.conftest import SourceDatabase
 
 pytestmark = pytest.mark.postgres

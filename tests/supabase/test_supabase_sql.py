@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from receiver.errors import ConfigError
-from receiver.supabase_sql import (
+from receiver.supabase.setup_sql import (
     check_reader_role,
     index_statements,
     setup_script,

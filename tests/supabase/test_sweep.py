@@ -13,14 +13,14 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from receiver import source_queries_sweep as queries
-from receiver.errors import StoreUnavailable
+from receiver.errors import SourceTableError, StoreUnavailable
+from receiver.intake.pipeline import process_webhook
+from receiver.loops.sweep_state import StoreSweepState
+from receiver.loops.sweeper import SweepState
 from receiver.model import Failure, FailureKind, Source
-from receiver.pipeline import process_webhook
-from receiver.source_db import SourceDB
-from receiver.store.sweep_state import StoreSweepState
-from receiver.supabase_sql import webhook_sql
-from receiver.sweep import SweepState
+from receiver.supabase import sweep_queries as queries
+from receiver.supabase.pool import SourceDB
+from receiver.supabase.setup_sql import webhook_sql
 from tests.supabase.conftest import SourceDatabase
 from tests.supabase.support import install_pg_net_standin, stored_failures
 from tests.supabase.sweep_support import (
@@ -55,7 +55,7 @@ async def test_the_table_is_described_once_with_updated_at_when_it_has_one(
     try:
         async with source.connection() as conn:
             described = await queries.describe_table(conn, schema="public", table="generations")
-            with pytest.raises(queries.SourceTableError, match="no such table"):
+            with pytest.raises(SourceTableError, match="no such table"):
                 await queries.describe_table(conn, schema="public", table="nope")
     finally:
         await source.close()

@@ -12,14 +12,13 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from receiver.config import load_settings
-from receiver.supabase_sql import webhook_sql
+from receiver.config.settings import load_settings
+from receiver.supabase.setup_sql import webhook_sql
 from receiver.web.app import create_app
 from tests.asgi import serving
+from tests.serving import Server, running_serve
 from tests.supabase.conftest import SourceDatabase
 from tests.supabase.support import (
-    Served,
-    failwatch_serve,
     install_pg_net_standin,
     responses,
     run_pg_net_worker,
@@ -40,7 +39,7 @@ def reader_url(db: SourceDatabase) -> str:
     return make_conninfo(db.dsn, user=db.reader_role)
 
 
-def wait_for_sweeps(served: Served, count: int) -> None:
+def wait_for_sweeps(served: Server, count: int) -> None:
     """Let `count` more sweeps complete."""
     done = served.metric("failwatch_sweep_runs_total", result="ok")
     wait_until(lambda: served.metric("failwatch_sweep_runs_total", result="ok") >= done + count)
@@ -71,10 +70,10 @@ def test_failures_missed_while_stopped_are_reported_once_after_start(
         "FAILWATCH_SWEEP_INTERVAL": "300ms",
         "FAILWATCH_STUCK_AFTER": "10m",
     }
-    with failwatch_serve(tmp_path, env) as served:
-        wait_until(lambda: len(stored_failures(served.state_path)) >= 51)
+    with running_serve(tmp_path, **env) as served:
+        wait_until(lambda: len(stored_failures(served.db_path)) >= 51)
         wait_for_sweeps(served, 2)
-        rows = stored_failures(served.state_path)
+        rows = stored_failures(served.db_path)
         assert sorted(r["generation_id"] for r in rows) == sorted(
             [f"acc-{i:02}" for i in range(50)] + ["acc-stuck"]
         )
@@ -83,16 +82,16 @@ def test_failures_missed_while_stopped_are_reported_once_after_start(
         }
         assert served.metric("failwatch_sweep_failures_total", kind="failed") == 50
         assert served.metric("failwatch_sweep_failures_total", kind="stuck") == 1
-        assert stuck_open(served.state_path) == ["acc-stuck"]
+        assert stuck_open(served.db_path) == ["acc-stuck"]
 
         # Running now: webhook and sweeps both see the next failure, in either order.
         with psycopg.connect(set_up_db.dsn, autocommit=True) as conn:
-            conn.execute(webhook_sql(url=f"{served.base_url}/webhooks/supabase", secret=SECRET))
+            conn.execute(webhook_sql(url=f"{served.url}/webhooks/supabase", secret=SECRET))
             fail_generation(conn, "acc-live", "boom", timestamp="t-live")
             conn.execute("UPDATE generations SET status = 'completed' WHERE id = 'acc-stuck'")
         assert run_pg_net_worker(set_up_db.dsn) == 1
         wait_for_sweeps(served, 2)
-        rows = stored_failures(served.state_path)
+        rows = stored_failures(served.db_path)
         assert len(rows) == 52
         (live,) = [r for r in rows if r["generation_id"] == "acc-live"]
         assert live["idempotency_key"] == "acc-live:failed:t-live"
@@ -103,12 +102,12 @@ def test_failures_missed_while_stopped_are_reported_once_after_start(
         else:  # a sweep ran between the commit and the pg_net worker
             assert answer == {"status": "duplicate"}
             assert served.metric("failwatch_sweep_failures_total", kind="failed") == 51
-        assert stuck_open(served.state_path) == []
+        assert stuck_open(served.db_path) == []
         assert served.metric("failwatch_sweep_runs_total", result="error") == 0
-    assert "acceptance-secret" not in served.log_text()
+    assert "acceptance-secret" not in served.log()
     assert any(
         json.loads(line).get("msg") == "sweep" and json.loads(line).get("missed") == 50
-        for line in served.log_text().splitlines()
+        for line in served.log().splitlines()
         if line.startswith("{")
     )
 

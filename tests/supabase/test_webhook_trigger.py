@@ -11,11 +11,10 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from receiver.supabase_sql import webhook_sql
+from receiver.supabase.setup_sql import webhook_sql
+from tests.serving import Server, running_serve
 from tests.supabase.conftest import SourceDatabase
 from tests.supabase.support import (
-    Served,
-    failwatch_serve,
     install_pg_net_standin,
     responses,
     run_pg_net_worker,
@@ -30,7 +29,7 @@ SECRET = "it's a \\secret\" of sorts"
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("serve")
     env = {
         "FAILWATCH_WEBHOOK_SECRET": f"{SECRET},next-secret",
@@ -38,7 +37,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "FAILWATCH_GROUP_WAIT": "0s",
         "FAILWATCH_GROUP_INTERVAL": "1s",
     }
-    with failwatch_serve(tmp, env) as served:
+    with running_serve(tmp, **env) as served:
         yield served
 
 
@@ -48,14 +47,14 @@ def db(set_up_db: SourceDatabase) -> SourceDatabase:
     return set_up_db
 
 
-def generation_ids(served: Served) -> list[str]:
-    return [str(row["generation_id"]) for row in stored_failures(served.state_path)]
+def generation_ids(served: Server) -> list[str]:
+    return [str(row["generation_id"]) for row in stored_failures(served.db_path)]
 
 
 def test_only_committed_transitions_into_failed_reach_failwatch(
-    served: Served, db: SourceDatabase
+    served: Server, db: SourceDatabase
 ) -> None:
-    url = f"{served.base_url}/webhooks/supabase?from=it's"
+    url = f"{served.url}/webhooks/supabase?from=it's"
     before = generation_ids(served)
     with psycopg.connect(db.dsn, autocommit=True) as conn:
         for gid in ("e2e-p1", "e2e-p2", "e2e-p3"):
@@ -95,7 +94,7 @@ def test_only_committed_transitions_into_failed_reach_failwatch(
     assert [r[0] for r in responses(db.dsn)] == [202, 202, 202]
     new = [gid for gid in generation_ids(served) if gid not in before]
     assert new == ["e2e-p1", "e2e-born-failed", "e2e-p2"]
-    rows = {r["generation_id"]: r for r in stored_failures(served.state_path)}
+    rows = {r["generation_id"]: r for r in stored_failures(served.db_path)}
     assert (rows["e2e-p1"]["category"], rows["e2e-p1"]["source"]) == ("rate_limit", "webhook")
     assert rows["e2e-p2"]["category"] == "timeout"
     # ... and on to a notifier: the console receiver prints each notification.
@@ -104,20 +103,20 @@ def test_only_committed_transitions_into_failed_reach_failwatch(
     while not wanted <= notified_messages(served) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert wanted <= notified_messages(served)
-    assert SECRET not in served.log_text()
+    assert SECRET not in served.log()
 
 
-def notified_messages(served: Served) -> set[str]:
+def notified_messages(served: Server) -> set[str]:
     """Error messages of the notifications the console receiver printed."""
     found: set[str] = set()
-    for line in served.log_text().splitlines():
+    for line in served.log().splitlines():
         if line.startswith('{"notification"'):
             found.update(error["message"] for error in json.loads(line)["top_errors"])
     return found
 
 
 def test_the_slim_webhook_sends_a_small_body_that_failwatch_accepts(
-    served: Served, db: SourceDatabase
+    served: Server, db: SourceDatabase
 ) -> None:
     huge_prompt = "a castle on a hill, " * 10_000  # 200 KB: whole rows would be too big
     with psycopg.connect(db.dsn, autocommit=True) as conn:
@@ -126,9 +125,7 @@ def test_the_slim_webhook_sends_a_small_body_that_failwatch_accepts(
             "VALUES ('e2e-slim', 'processing', 'flux-pro', %s)",
             (huge_prompt,),
         )
-        conn.execute(
-            webhook_sql(url=f"{served.base_url}/webhooks/supabase", secret=SECRET, slim=True)
-        )
+        conn.execute(webhook_sql(url=f"{served.url}/webhooks/supabase", secret=SECRET, slim=True))
         fail_generation(conn, "e2e-slim", "Request 7 timed out", timestamp="2030-01-02T00:00:00Z")
         queued = conn.execute("SELECT body FROM net.http_request_queue").fetchall()
     assert len(queued) == 1
@@ -152,30 +149,30 @@ def test_the_slim_webhook_sends_a_small_body_that_failwatch_accepts(
 
     assert run_pg_net_worker(db.dsn) == 1
     assert [r[0] for r in responses(db.dsn)] == [202]
-    rows = {r["generation_id"]: r for r in stored_failures(served.state_path)}
+    rows = {r["generation_id"]: r for r in stored_failures(served.db_path)}
     assert rows["e2e-slim"]["idempotency_key"] == "e2e-slim:failed:2030-01-02T00:00:00Z"
     assert rows["e2e-slim"]["message"] == "Request 7 timed out"
 
 
 def test_a_webhook_with_the_wrong_secret_is_refused_and_stores_nothing(
-    served: Served, db: SourceDatabase
+    served: Server, db: SourceDatabase
 ) -> None:
     with psycopg.connect(db.dsn, autocommit=True) as conn:
         insert_generation(conn, "e2e-wrong", "processing")
-        conn.execute(webhook_sql(url=f"{served.base_url}/webhooks/supabase", secret="guess"))
+        conn.execute(webhook_sql(url=f"{served.url}/webhooks/supabase", secret="guess"))
         fail_generation(conn, "e2e-wrong", "boom")
     assert run_pg_net_worker(db.dsn) == 1
     assert [r[0] for r in responses(db.dsn)] == [401]
     assert "e2e-wrong" not in generation_ids(served)
 
 
-def test_rows_that_fail_together_are_all_delivered(served: Served, db: SourceDatabase) -> None:
+def test_rows_that_fail_together_are_all_delivered(served: Server, db: SourceDatabase) -> None:
     with psycopg.connect(db.dsn, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO generations (id, status, model_id) "
             "SELECT 'e2e-bulk-' || i, 'processing', 'sdxl' FROM generate_series(1, 20) i"
         )
-        conn.execute(webhook_sql(url=f"{served.base_url}/webhooks/supabase", secret=SECRET))
+        conn.execute(webhook_sql(url=f"{served.url}/webhooks/supabase", secret=SECRET))
         conn.execute(
             "UPDATE generations SET status = 'failed', "
             "parameters = jsonb_build_object('error', 'GPU ' || id || ' lost') "

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 import time
-import unicodedata
 from dataclasses import dataclass
 
 from receiver.model import ErrorCount, Notification, Reason
+from receiver.text import is_control
 
 STUCK = "stuck"
 
@@ -195,7 +195,7 @@ def duration(seconds: float) -> str:
 def one_line(text: str, limit: int = MESSAGE_CHARS) -> str:
     """Text for a single line: control and format characters dropped, white space
     folded, cut to `limit` characters with a visible ellipsis."""
-    visible = "".join(" " if _is_control(char) else char for char in text)
+    visible = "".join(" " if is_control(char) else char for char in text)
     folded = _SPACES.sub(" ", visible).strip()
     return truncate(folded, limit)
 
@@ -204,14 +204,3 @@ def truncate(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[: limit - 1] + ELLIPSIS
-
-
-def has_control(text: str) -> bool:
-    """Whether `text` holds a control or invisible formatting character (CR, LF, …)."""
-    return any(_is_control(char) for char in text)
-
-
-def _is_control(char: str) -> bool:
-    # Cc: C0/C1 controls (CR, LF, ESC …); Cf: bidi overrides and other invisible
-    # formatting that could make a message read differently from what it says.
-    return unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp")

@@ -1,4 +1,4 @@
--- State of the database sweeps (receiver/sweep.py).
+-- State of the database sweeps (receiver/loops/sweeper.py).
 
 -- Who runs the sweeps: one holder at a time, until expires_at (epoch seconds) unless renewed.
 CREATE TABLE leases (

@@ -1,0 +1,245 @@
+"""Group and dedup: given a group's state and the time, should it notify now, and why?
+
+Alertmanager's semantics, as one pure function with the clock passed in:
+- a new group waits `group_wait` before its first message (`first`), so a burst
+  arrives as one message rather than a flood;
+- after that, failures that arrive are sent at most every `group_interval`, as
+  `new_error` when they include an error (fingerprint) the episode had not notified,
+  else `new_failures`;
+- an open group with nothing new is re-sent every `repeat_interval` (`repeat`);
+- after `resolve_after` without failures it is `resolved` and its episode ends; the next
+  failure opens a new episode (and a new first message). A group of stuck generations
+  resolves as soon as all of them have left `processing`.
+Failures held by a silence are not pending: they neither notify nor keep a group open.
+
+Before any of that, `batch_failures` decides which group each new failure joins (its
+routes, its group labels, a silence that holds it) and sums what it adds to each group;
+`episode_change` decides whether that opens a group, starts a new episode, or grows one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from receiver.engine.routing import Route, Timing
+from receiver.engine.silences import Silence, muting
+from receiver.model import FailureKind, Reason
+from receiver.rows import GroupRow, StoredFailure
+
+
+@dataclass(frozen=True, slots=True)
+class GroupState:
+    opened_at: float  # when this episode's group was created
+    last_active: float  # latest failure counted (or released from a silence)
+    flushes: int  # notifications sent in this episode
+    pending: int  # failures not yet notified
+    pending_since: float | None  # when `pending` last went from 0 to more
+    last_flush_at: float | None
+    has_new_error: bool  # a pending fingerprint that no flush of the episode carried
+    resolved: bool = False
+    # Stuck groups: every generation it holds has left `processing` (resolve at once).
+    all_cleared: bool = False
+
+
+def state_of(group: GroupRow) -> GroupState:
+    """The part of a stored group that the decision reads."""
+    return GroupState(
+        opened_at=group.opened_at,
+        last_active=group.last_active,
+        flushes=group.flushes,
+        pending=group.pending,
+        pending_since=group.pending_since,
+        last_flush_at=group.last_flush_at,
+        has_new_error=group.has_new_error,
+        resolved=group.resolved,
+        all_cleared=group.members > 0 and group.members_cleared == group.members,
+    )
+
+
+def after_flush(group: GroupState, now: float) -> GroupState:
+    """A group's state once a notification of its pending failures is written."""
+    return GroupState(
+        opened_at=group.opened_at,
+        last_active=group.last_active,
+        flushes=group.flushes + 1,
+        pending=0,
+        pending_since=None,
+        last_flush_at=now,
+        has_new_error=False,
+    )
+
+
+def decide(group: GroupState, now: float, timing: Timing) -> Reason | None:
+    """Why this group should notify at `now`, or None if it should not."""
+    if group.resolved:
+        return None
+    if group.pending > 0:
+        if now < flush_due(group, timing):
+            return None
+        if group.flushes == 0:
+            return Reason.FIRST
+        return Reason.NEW_ERROR if group.has_new_error else Reason.NEW_FAILURES
+    if group.all_cleared or now >= group.last_active + timing.resolve_after:
+        return Reason.RESOLVED
+    if group.last_flush_at is not None and now >= group.last_flush_at + timing.repeat_interval:
+        return Reason.REPEAT
+    return None
+
+
+def flush_due(group: GroupState, timing: Timing) -> float:
+    """When pending failures may be sent: `group_wait` after the episode opened for the
+    first message, then no sooner than `group_interval` after the previous one."""
+    if group.flushes == 0 or group.last_flush_at is None:
+        return group.opened_at + timing.group_wait
+    since = group.pending_since if group.pending_since is not None else group.last_flush_at
+    return max(since, group.last_flush_at + timing.group_interval)
+
+
+def next_due(group: GroupState, timing: Timing) -> float | None:
+    """The earliest time at which `decide` may answer something; None if never."""
+    if group.resolved:
+        return None
+    if group.pending > 0:
+        return flush_due(group, timing)
+    if group.all_cleared:
+        return group.last_active
+    due = group.last_active + timing.resolve_after
+    if group.last_flush_at is not None:
+        due = min(due, group.last_flush_at + timing.repeat_interval)
+    return due
+
+
+def group_key(route: Route, labels: Mapping[str, str]) -> str:
+    """A group's identity: its route, its receiver and the values of its `group_by`
+    labels. Stable across restarts and replicas (a digest, not a counter)."""
+    ident = json.dumps([route.id, route.receiver, sorted(labels.items())], ensure_ascii=False)
+    return hashlib.sha256(ident.encode("utf-8")).hexdigest()[:24]
+
+
+@dataclass(slots=True)
+class ErrorSample:
+    """One distinct error (fingerprint) that a batch adds to a group."""
+
+    message: str
+    error_type: str | None
+    model_id: str | None
+    sample_generation_id: str
+    count: int
+    # The first prompt seen with this error, when prompts are kept at all.
+    prompt: str | None
+
+
+@dataclass(slots=True)
+class Held:
+    """A failure a silence keeps from its group until `until`."""
+
+    seq: int
+    silence_id: str
+    until: float
+
+
+@dataclass(slots=True)
+class GroupBatch:
+    """What one dispatch pass adds to one group."""
+
+    route: Route
+    labels: dict[str, str]
+    count: int = 0
+    first: float = float("inf")
+    last: float = float("-inf")
+    errors: dict[str, ErrorSample] = field(default_factory=dict)
+    users: set[str] = field(default_factory=set)
+    held: list[Held] = field(default_factory=list)
+    stuck: list[str] = field(default_factory=list)  # generations reported stuck
+    # Failures released from a silence count as activity when released, not when received.
+    released_at: float | None = None
+
+    def add(self, failure: StoredFailure) -> None:
+        self.count += 1
+        self.first = min(self.first, failure.received_at)
+        self.last = max(self.last, failure.received_at)
+        sample = self.errors.get(failure.fingerprint)
+        if sample is None:
+            self.errors[failure.fingerprint] = ErrorSample(
+                message=failure.message,
+                error_type=failure.error_type,
+                model_id=failure.model_id,
+                sample_generation_id=failure.generation_id,
+                count=1,
+                prompt=failure.prompt,
+            )
+        else:
+            sample.count += 1
+            if sample.prompt is None:
+                sample.prompt = failure.prompt
+        if failure.user_id:
+            self.users.add(failure.user_id)
+        if failure.kind == FailureKind.STUCK:
+            self.stuck.append(failure.generation_id)
+
+    def opened_at(self, now: float) -> float:
+        """When a group this batch creates counts as opened: `group_wait` runs from the
+        first failure's arrival (or its release from a silence), not from when the
+        dispatcher got to it — which matters after a restart with a backlog."""
+        return self.released_at if self.released_at is not None else self._or(self.first, now)
+
+    def first_seen(self, now: float) -> float:
+        return self._or(self.first, now)
+
+    def last_seen(self, now: float) -> float:
+        return self._or(self.last, now)
+
+    def last_active(self, now: float) -> float:
+        return self.released_at if self.released_at is not None else self._or(self.last, now)
+
+    @staticmethod
+    def _or(value: float, now: float) -> float:
+        # A batch of only held failures has no first or last; the group opens now.
+        return value if value not in (float("inf"), float("-inf")) else now
+
+
+def batch_failures(
+    failures: Iterable[StoredFailure], *, root: Route, silences: Sequence[Silence], now: float
+) -> dict[str, GroupBatch]:
+    """Sort new failures into the groups of every route that takes them. A failure that
+    an active silence matches is held for that group instead of counted."""
+    batches: dict[str, GroupBatch] = {}
+    for failure in failures:
+        silence = muting(silences, failure.labels, now)
+        for route in root.match(failure.labels):
+            labels = route.group_labels(failure.labels)
+            batch = batches.setdefault(group_key(route, labels), GroupBatch(route, labels))
+            if silence is None:
+                batch.add(failure)
+            else:
+                batch.held.append(Held(failure.seq, silence.id, silence.ends_at))
+    return batches
+
+
+def released_batch(
+    route: Route, labels: dict[str, str], failures: Iterable[StoredFailure], *, now: float
+) -> GroupBatch:
+    """Failures whose silence ended, handed back to their group as if they came now."""
+    batch = GroupBatch(route, labels, released_at=now)
+    for failure in failures:
+        batch.add(failure)
+    return batch
+
+
+class EpisodeChange(StrEnum):
+    OPEN = "open"  # no such group yet: create it, episode 1
+    NEW_EPISODE = "new_episode"  # the group had resolved and failures came: start over
+    GROW = "grow"  # an open group (or only held failures): add to it
+
+
+def episode_change(group: GroupRow | None, batch: GroupBatch) -> EpisodeChange:
+    """What a batch does to its group's episode."""
+    if group is None:
+        return EpisodeChange.OPEN
+    if group.resolved and batch.count:
+        return EpisodeChange.NEW_EPISODE
+    return EpisodeChange.GROW

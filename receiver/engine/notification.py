@@ -1,0 +1,63 @@
+"""What a notification carries: one flush of one group's episode, built from its rows.
+
+The errors are listed new ones first (a fingerprint pending that no earlier flush of the
+episode carried), then by count; an error is marked new only after the first flush, so a
+first message has nothing "new" to point at. The id is deterministic (group, episode,
+flush number), so a flush written twice is stored once.
+"""
+
+from __future__ import annotations
+
+from receiver.model import ErrorCount, Notification, Reason
+from receiver.rows import GroupDetails, GroupRow
+
+TOP_ERRORS = 10
+SAMPLE_IDS = 5
+SAMPLE_USERS = 5
+LISTED_VALUES = 20  # distinct models and error types named in a notification
+
+
+def build_notification(
+    group: GroupRow, details: GroupDetails, reason: Reason, *, now: float
+) -> Notification:
+    later_flush = group.flushes > 0
+    sequence = group.flushes + 1
+    return Notification(
+        id=f"{group.key}-{group.episode}-{sequence}",
+        receiver=group.receiver,
+        group_key=group.key,
+        episode=group.episode,
+        sequence=sequence,
+        reason=reason,
+        labels=group.labels,
+        window_failures=group.pending,
+        episode_failures=group.episode_failures,
+        users_affected=details.users_affected,
+        first_seen=group.first_seen,
+        last_seen=group.last_seen,
+        created_at=now,
+        top_errors=tuple(
+            ErrorCount(
+                fingerprint=e.fingerprint,
+                message=e.message,
+                error_type=e.error_type,
+                count=e.count,
+                new=later_flush and e.pending > 0 and not e.notified,
+                sample_prompt=e.sample_prompt,
+            )
+            for e in details.errors
+        ),
+        models=details.models,
+        error_types=details.error_types,
+        sample_generation_ids=tuple(
+            e.sample_generation_id for e in details.errors if e.sample_generation_id
+        )[:SAMPLE_IDS],
+        sample_user_ids=details.sample_user_ids,
+        silenced=group.silenced,
+    )
+
+
+def stream_of(notification: Notification, integration_key: str) -> str:
+    """The order in which an integration's notifications of one episode must be sent
+    (a Slack update must never overtake the post it updates)."""
+    return f"{notification.group_key}:{notification.episode}:{integration_key}"

@@ -1,0 +1,160 @@
+"""Routing: which receivers a failure goes to, and with which grouping and timings.
+
+A tree of routes, Alertmanager style. The root matches everything. A failure descends
+into the first child whose matchers all match its labels, and into later siblings too
+when that child says `continue: true`; where no child matches, the current route takes
+it. Children inherit receiver, `group_by` and timings from their parent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from receiver.durations import Duration
+from receiver.engine.matchers import Matcher, all_match
+
+DEFAULT_GROUP_BY = ("category", "model_id")
+
+
+class RouteConfig(BaseModel):
+    """A route as written in YAML; unset fields inherit from the parent."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    receiver: str | None = None
+    matchers: tuple[Matcher, ...] = ()
+    group_by: tuple[str, ...] | None = None
+    group_wait: Duration | None = None
+    group_interval: Duration | None = None
+    repeat_interval: Duration | None = None
+    resolve_after: Duration | None = None
+    send_resolved: bool | None = None
+    continue_: bool = Field(False, alias="continue")
+    routes: tuple[RouteConfig, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    group_wait: float
+    group_interval: float
+    repeat_interval: float
+    resolve_after: float
+    send_resolved: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A route with everything inherited filled in. `id` is stable across restarts."""
+
+    id: str
+    receiver: str
+    matchers: tuple[Matcher, ...]
+    group_by: tuple[str, ...]
+    timing: Timing
+    continue_: bool
+    children: tuple[Route, ...]
+
+    def match(self, labels: Mapping[str, str]) -> list[Route]:
+        """The routes that take a failure with these labels (at least one)."""
+        taken: list[Route] = []
+        for child in self.children:
+            if all_match(child.matchers, labels):
+                taken.extend(child.match(labels))
+                if not child.continue_:
+                    break
+        return taken or [self]
+
+    def walk(self) -> list[Route]:
+        found = [self]
+        for child in self.children:
+            found.extend(child.walk())
+        return found
+
+    def group_labels(self, labels: Mapping[str, str]) -> dict[str, str]:
+        return {name: labels.get(name, "") for name in self.group_by}
+
+
+def build_routes(
+    config: RouteConfig, *, defaults: Timing, receivers: Sequence[str]
+) -> tuple[Route, list[str]]:
+    """The resolved tree, and a list of problems (each naming its place in the tree)."""
+    problems: list[str] = []
+    if config.matchers:
+        problems.append("route: the root route matches everything; it takes no matchers")
+    root = _resolve(
+        config,
+        parent=None,
+        path="route",
+        inherited=defaults,
+        receivers=set(receivers),
+        problems=problems,
+    )
+    ids = [route.id for route in root.walk()]
+    for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
+        problems.append(f"route: two routes share the name {duplicate!r}")
+    return root, problems
+
+
+def _resolve(
+    config: RouteConfig,
+    *,
+    parent: Route | None,
+    path: str,
+    inherited: Timing,
+    receivers: set[str],
+    problems: list[str],
+) -> Route:
+    receiver = config.receiver or (parent.receiver if parent else None)
+    if receiver is None:
+        problems.append(f"{path}.receiver: the root route needs a receiver")
+        receiver = ""
+    elif receiver not in receivers:
+        known = ", ".join(sorted(receivers)) or "none"
+        problems.append(f"{path}.receiver: {receiver!r} is not a defined receiver ({known})")
+    timing = Timing(
+        group_wait=_pick(config.group_wait, inherited.group_wait),
+        group_interval=_pick(config.group_interval, inherited.group_interval),
+        repeat_interval=_pick(config.repeat_interval, inherited.repeat_interval),
+        resolve_after=_pick(config.resolve_after, inherited.resolve_after),
+        send_resolved=_pick(config.send_resolved, inherited.send_resolved),
+    )
+    if timing.group_interval <= 0:
+        problems.append(f"{path}.group_interval: must be more than 0")
+    if timing.resolve_after <= 0:
+        problems.append(f"{path}.resolve_after: must be more than 0")
+    group_by = (
+        config.group_by
+        if config.group_by is not None
+        else (parent.group_by if parent else DEFAULT_GROUP_BY)
+    )
+    route = Route(
+        id=config.name or path,
+        receiver=receiver,
+        matchers=config.matchers,
+        group_by=tuple(group_by),
+        timing=timing,
+        continue_=config.continue_,
+        children=(),
+    )
+    children = tuple(
+        _resolve(
+            child,
+            parent=route,
+            path=f"{path}.routes[{i}]",
+            inherited=timing,
+            receivers=receivers,
+            problems=problems,
+        )
+        for i, child in enumerate(config.routes)
+    )
+    return dataclasses.replace(route, children=children)
+
+
+def _pick(value: Any, default: Any) -> Any:
+    return default if value is None else value

@@ -1,0 +1,268 @@
+"""Delivery: claim due outbox rows, send each through its notifier, then ack, retry
+later or move to the dead letter.
+
+The worker is the only owner of retries; when to retry and when to give up is
+`engine.retry`, the per-destination rate limit `engine.ratelimit`. Dead rows are where
+`failwatch outbox list|retry` and the admin API find them.
+
+User e-mails (when configured) are looked up just before each send and never stored;
+a lookup that fails or is slow only leaves them out — it never holds a notification back.
+
+Crash window: a row is acked after the provider's 2xx. A crash between the two leaves the
+row claimed; when the lease runs out it is sent again. That one duplicate is the price of
+never losing a notification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from itertools import groupby
+
+from receiver.config.settings import DeliverySettings
+from receiver.engine import ratelimit
+from receiver.engine.retry import GiveUp, RetryPolicy, after_failure
+from receiver.errors import DeliveryError, StoreUnavailable
+from receiver.loops.wakeup import nap
+from receiver.metrics import Metrics
+from receiver.model import Notification
+from receiver.notifiers.base import Notifier
+from receiver.rows import OutboxRow
+from receiver.store import Store, outbox
+from receiver.store.tx import Tx
+
+log = logging.getLogger("failwatch.delivery")
+
+CLAIM_BATCH = 32
+SEND_TIMEOUT = 30.0
+IDLE_POLL = 1.0
+MIN_POLL = 0.05
+EMAIL_LOOKUP_TIMEOUT = 10.0
+
+# User ids → their e-mail addresses (None where unknown).
+EmailLookup = Callable[[Sequence[str]], Awaitable[dict[str, str | None]]]
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        notifiers: Mapping[tuple[str, str], Notifier],
+        settings: DeliverySettings,
+        metrics: Metrics,
+        clock: Callable[[], float],
+        holder: str | None = None,
+        rng: random.Random | None = None,
+        emails: EmailLookup | None = None,
+    ) -> None:
+        self._store = store
+        self._emails = emails
+        self._notifiers = notifiers
+        self._settings = settings
+        self._metrics = metrics
+        self._clock = clock
+        self.holder = holder or f"worker-{uuid.uuid4().hex[:12]}"
+        self._rng = rng or random.Random()
+        self._policy = RetryPolicy(
+            max_attempts=settings.max_attempts,
+            max_age=settings.max_age,
+            backoff_initial=settings.backoff_initial,
+            backoff_max=settings.backoff_max,
+        )
+        self.wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set; a store outage pauses the worker, never kills it."""
+        while not stop.is_set():
+            pause = IDLE_POLL
+            try:
+                if await self.deliver_due():
+                    continue
+                pause = await self._until_next_due()
+            except StoreUnavailable as exc:
+                log.warning("delivery paused: state store unavailable", extra={"error": str(exc)})
+            await nap(self.wake, stop, seconds=pause)
+
+    async def _until_next_due(self) -> float:
+        """Sleep until the earliest pending row is due (a back-off or a rate limit ends),
+        but poll at least every IDLE_POLL: other replicas add rows too."""
+        now = self._clock()
+        due = await self._store.read(lambda tx: outbox.next_due_at(tx, now=now))
+        if due is None:
+            return IDLE_POLL
+        # A row can be due yet unclaimable (an earlier flush of its stream is in flight
+        # elsewhere): the floor keeps that from becoming a busy loop.
+        return min(IDLE_POLL, max(MIN_POLL, due - now))
+
+    async def deliver_due(self) -> int:
+        """One pass: claim what is due and deliver it. Returns how many rows it handled."""
+        now = self._clock()
+        rows = await self._store.write(
+            lambda tx: outbox.claim(
+                tx, holder=self.holder, now=now, lease=self._settings.lease, limit=CLAIM_BATCH
+            )
+        )
+        if rows:
+            # One destination's rows go in order, one at a time; destinations in parallel.
+            by_destination = [
+                list(group)
+                for _, group in groupby(
+                    sorted(rows, key=lambda r: (r.destination, r.id)), key=lambda r: r.destination
+                )
+            ]
+            await asyncio.gather(*(self._deliver_in_order(group) for group in by_destination))
+        pending = await self._store.read(outbox.pending_count)
+        self._metrics.outbox_pending.set(pending)
+        return len(rows)
+
+    async def _deliver_in_order(self, rows: list[OutboxRow]) -> None:
+        for row in rows:
+            await self._deliver(row)
+
+    async def _deliver(self, row: OutboxRow) -> None:
+        notifier = self._notifiers.get((row.receiver, row.integration))
+        if notifier is None:
+            await self._bury(row, f"no integration {row.integration} in receiver {row.receiver}")
+            return
+        now = self._clock()
+        wait = await self._store.write(lambda tx: self._take_token(tx, row.destination, now))
+        if wait > 0:  # rate limited: try again when a token is back, without an attempt
+            due = self._clock() + wait
+            await self._store.write(
+                lambda tx: outbox.retry_later(
+                    tx,
+                    row.id,
+                    holder=self.holder,
+                    due_at=due,
+                    error="rate limited locally",
+                    count_attempt=False,
+                )
+            )
+            return
+        notification = await self._with_emails(row.notification)
+        try:
+            refs = await asyncio.wait_for(notifier.send(notification), SEND_TIMEOUT)
+        except DeliveryError as exc:
+            await self._failed(row, exc)
+            return
+        except TimeoutError:
+            await self._failed(row, DeliveryError("timed out", retryable=True, reason="timeout"))
+            return
+        except Exception as exc:  # a bug in a notifier must not lose the notification
+            # Only the type: a third-party message could quote a webhook URL (a secret).
+            log.error(
+                "notifier crashed",
+                extra={"integration": row.integration, "error_type": type(exc).__name__},
+            )
+            error = DeliveryError(type(exc).__name__, retryable=True, reason="internal")
+            await self._failed(row, error)
+            return
+        await self._sent(row, dict(refs) if refs else None)
+
+    async def _with_emails(self, notification: Notification) -> Notification:
+        """The notification with its sample users' e-mails, or as it is if they cannot
+        be had now."""
+        ids = notification.sample_user_ids
+        if self._emails is None or not ids:
+            return notification
+        try:
+            found = await asyncio.wait_for(self._emails(ids), EMAIL_LOOKUP_TIMEOUT)
+        except Exception as exc:  # e-mails are a nicety; the alert goes out regardless
+            log.warning(
+                "user e-mail lookup failed; sending without e-mails",
+                extra={"notification": notification.id, "error_type": type(exc).__name__},
+            )
+            return notification
+        addresses = tuple(dict.fromkeys(e for e in (found.get(i) for i in ids) if e))
+        return notification.model_copy(update={"sample_user_emails": addresses})
+
+    async def _sent(self, row: OutboxRow, refs: dict[str, str] | None) -> None:
+        now = self._clock()
+        acked = await self._store.write(
+            lambda tx: outbox.ack(tx, row.id, holder=self.holder, now=now, refs=refs)
+        )
+        self._count(row, "sent")
+        self._metrics.notification_latency.observe(max(0.0, now - row.created_at))
+        log.info(
+            "notification sent",
+            extra={**_describe(row), "acked": acked},
+        )
+
+    async def _failed(self, row: OutboxRow, error: DeliveryError) -> None:
+        now = self._clock()
+        attempts = row.attempts + 1
+        decision = after_failure(
+            self._policy,
+            attempts=attempts,
+            created_at=row.created_at,
+            now=now,
+            retryable=error.retryable,
+            retry_after=error.retry_after,
+            rng=self._rng,
+        )
+        if isinstance(decision, GiveUp):
+            await self._bury(row, f"{error.reason}: {error} ({decision.why})")
+            return
+        if (until := decision.pause_destination_until) is not None:
+            await self._store.write(
+                lambda tx: outbox.pause_destination(tx, row.destination, until=until)
+            )
+        await self._store.write(
+            lambda tx: outbox.retry_later(
+                tx,
+                row.id,
+                holder=self.holder,
+                due_at=now + decision.delay,
+                error=f"{error.reason}: {error}",
+            )
+        )
+        self._count(row, "retry")
+        log.warning(
+            "notification will be retried",
+            extra={
+                **_describe(row),
+                "reason": error.reason,
+                "attempt": attempts,
+                "retry_in_s": round(decision.delay, 2),
+            },
+        )
+
+    async def _bury(self, row: OutboxRow, why: str) -> None:
+        await self._store.write(lambda tx: outbox.bury(tx, row.id, holder=self.holder, error=why))
+        self._count(row, "dead")
+        log.error("notification moved to the dead letter", extra={**_describe(row), "error": why})
+
+    def _take_token(self, tx: Tx, destination: str, now: float) -> float:
+        """Take a token of the destination's shared bucket: 0, or seconds to wait."""
+        tokens, updated_at = outbox.load_bucket(
+            tx, destination, full=float(self._settings.burst), now=now
+        )
+        take = ratelimit.take_token(
+            tokens,
+            updated_at,
+            now=now,
+            rate=self._settings.rate_per_second,
+            burst=self._settings.burst,
+        )
+        if take.wait == 0:
+            outbox.save_bucket(tx, destination, tokens=take.tokens, now=now)
+        return take.wait
+
+    def _count(self, row: OutboxRow, result: str) -> None:
+        kind = row.integration.partition("/")[0]
+        self._metrics.notifications.labels(row.receiver, kind, result).inc()
+
+
+def _describe(row: OutboxRow) -> dict[str, object]:
+    return {
+        "outbox_id": row.id,
+        "receiver": row.receiver,
+        "integration": row.integration,
+        "destination": row.destination,
+        "notification": row.notification.id,
+        "reason_sent": row.notification.reason.value,
+    }

@@ -1,0 +1,85 @@
+"""The dispatcher: moves stored failures into their groups and flushes due groups into
+the outbox, off the webhook's path.
+
+Each pass is three short write transactions — absorb new failures (routing, silences,
+grouping), release failures whose silence ended, and flush what `grouping.decide` says
+is due — so a group change and the notifications it causes always commit together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+
+from receiver.config.integrations import IntegrationSpec
+from receiver.engine.routing import Route
+from receiver.errors import StoreUnavailable
+from receiver.loops import flush, groups
+from receiver.loops.wakeup import nap
+from receiver.store import Store
+
+log = logging.getLogger("failwatch.dispatch")
+
+ABSORB_BATCH = 500
+TICK = 0.5
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        root: Route,
+        integrations: Mapping[str, Sequence[IntegrationSpec]],
+        clock: Callable[[], float],
+        on_notifications: Callable[[], None] = lambda: None,
+        tick: float = TICK,
+        wake: asyncio.Event | None = None,
+    ) -> None:
+        self._store = store
+        self._root = root
+        self._integrations = integrations
+        self._clock = clock
+        self._on_notifications = on_notifications
+        self._tick = tick
+        self.wake = wake if wake is not None else asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                busy = await self.pass_once()
+            except StoreUnavailable as exc:
+                log.warning("dispatch paused: state store unavailable", extra={"error": str(exc)})
+                busy = False
+            if busy:
+                continue
+            await nap(self.wake, stop, seconds=self._tick)
+
+    async def pass_once(self) -> bool:
+        """Absorb, release and flush once. True if there is more to absorb right away."""
+        root = self._root
+        absorbed = await self._store.write(
+            lambda tx: groups.absorb_new_failures(
+                tx, root=root, now=self._clock(), limit=ABSORB_BATCH
+            )
+        )
+        await self._store.write(lambda tx: groups.release_held(tx, root=root, now=self._clock()))
+        written = await self._store.write(
+            lambda tx: flush.flush_due_groups(
+                tx, root=root, integrations=self._integrations, now=self._clock()
+            )
+        )
+        for notification in written:
+            log.info(
+                "group flushed",
+                extra={
+                    "group": notification.title,
+                    "reason": notification.reason.value,
+                    "receiver": notification.receiver,
+                    "window_failures": notification.window_failures,
+                },
+            )
+        if written:
+            self._on_notifications()
+        return absorbed == ABSORB_BATCH

@@ -1,0 +1,121 @@
+"""The dispatcher's intake: sort new failures into their groups, and give back those a
+silence held once it ends.
+
+Each function runs inside one transaction: it loads rows (`store.groups`), lets the
+engine decide (`engine.grouping.batch_failures`, `episode_change`, `next_due`) and saves
+what changed. Flushing due groups into the outbox is `loops.flush`.
+"""
+
+from __future__ import annotations
+
+from receiver.engine.grouping import (
+    EpisodeChange,
+    GroupBatch,
+    batch_failures,
+    episode_change,
+    next_due,
+    released_batch,
+    state_of,
+)
+from receiver.engine.routing import Route
+from receiver.engine.silences import Silence
+from receiver.rows import GroupErrorRow
+from receiver.store import failures as stored_failures
+from receiver.store import groups as stored
+from receiver.store import silences as stored_silences
+from receiver.store.tx import Tx
+
+RELEASE_BATCH = 1000
+
+
+def absorb_new_failures(tx: Tx, *, root: Route, now: float, limit: int = 1000) -> int:
+    """Route the failures stored since the last call into their groups. Returns how many."""
+    new = stored_failures.after(tx, stored.dispatch_cursor(tx), limit=limit)
+    if not new:
+        return 0
+    silences = [Silence.from_row(r) for r in stored_silences.active(tx, now)]
+    for key, batch in batch_failures(new, root=root, silences=silences, now=now).items():
+        _apply(tx, key, batch, now)
+    stored.set_dispatch_cursor(tx, new[-1].seq)
+    return len(new)
+
+
+def release_held(tx: Tx, *, root: Route, now: float) -> int:
+    """Give back to their groups the failures whose silence has ended. Returns how many."""
+    due = stored.held_until(tx, now, limit=RELEASE_BATCH)
+    routes = {route.id: route for route in root.walk()}
+    for key, seqs in due.items():
+        group = stored.find_group(tx, key)
+        if group is None:
+            stored.unhold(tx, key, seqs, released=0)
+            continue
+        released = stored_failures.by_seq(tx, seqs)
+        stored.unhold(tx, key, seqs, released=len(released))
+        route = routes.get(group.route_id, root)
+        _apply(tx, key, released_batch(route, group.labels, released, now=now), now)
+    return sum(len(seqs) for seqs in due.values())
+
+
+def _apply(tx: Tx, key: str, batch: GroupBatch, now: float) -> None:
+    """Save what a batch adds to its group, then reschedule the group's next decision."""
+    change = episode_change(stored.find_group(tx, key), batch)
+    times = {
+        "opened_at": batch.opened_at(now),
+        "first_seen": batch.first_seen(now),
+        "last_seen": batch.last_seen(now),
+        "last_active": batch.last_active(now),
+    }
+    if change is EpisodeChange.OPEN:
+        route = batch.route
+        stored.insert_group(
+            tx, key, route_id=route.id, receiver=route.receiver, labels=batch.labels, **times
+        )
+    elif change is EpisodeChange.NEW_EPISODE:
+        stored.start_episode(tx, key, **times)
+    if batch.held:
+        stored.hold(tx, key, [(h.seq, h.silence_id, h.until) for h in batch.held])
+    if batch.count:
+        _count(tx, key, batch, times)
+    reschedule(tx, key, batch.route)
+
+
+def _count(tx: Tx, key: str, batch: GroupBatch, times: dict[str, float]) -> None:
+    episode = stored.load_group(tx, key).episode
+    stored.add_failures(
+        tx,
+        key,
+        count=batch.count,
+        # Pending since the failures arrived (or were released), like `opened_at`.
+        pending_since=times["opened_at"],
+        first_seen=times["first_seen"],
+        last_seen=times["last_seen"],
+        last_active=times["last_active"],
+    )
+    stored.add_errors(
+        tx,
+        key,
+        episode,
+        [
+            GroupErrorRow(
+                fingerprint=fingerprint,
+                message=e.message,
+                error_type=e.error_type,
+                model_id=e.model_id,
+                sample_generation_id=e.sample_generation_id,
+                count=e.count,
+                pending=e.count,
+                notified=False,
+                sample_prompt=e.prompt,
+            )
+            for fingerprint, e in batch.errors.items()
+        ],
+    )
+    if batch.users:
+        stored.add_users(tx, key, episode, sorted(batch.users))
+    if batch.stuck:
+        stored.add_members(tx, key, episode, batch.stuck)
+
+
+def reschedule(tx: Tx, key: str, route: Route) -> None:
+    """Store when the group's next decision is due, from its state as it is now."""
+    stored.set_due(tx, key, next_due(state_of(stored.load_group(tx, key)), route.timing))

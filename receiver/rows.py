@@ -1,0 +1,133 @@
+"""The named rows that the store loads and saves, and that the engine and the loops read.
+
+The store knows these shapes and nothing of what they mean; the engine decides on
+them and never sees SQL. They live on the ground floor so that both can import them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from receiver.model import FailureKind, Notification
+from receiver.timefmt import iso
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFailure:
+    """A failure as stored, with its place in the order of arrival (`seq`)."""
+
+    seq: int
+    generation_id: str
+    fingerprint: str
+    message: str
+    error_type: str | None
+    model_id: str | None
+    user_id: str | None
+    labels: dict[str, str]
+    received_at: float
+    kind: FailureKind
+    prompt: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRow:
+    """One group's current episode, as stored."""
+
+    key: str
+    route_id: str
+    receiver: str
+    labels: dict[str, str]
+    episode: int
+    resolved: bool
+    opened_at: float
+    first_seen: float
+    last_seen: float
+    last_active: float
+    episode_failures: int
+    pending: int
+    pending_since: float | None
+    silenced: int
+    flushes: int
+    last_flush_at: float | None
+    # A pending fingerprint that no flush of this episode carried yet.
+    has_new_error: bool
+    # Stuck generations held by this episode, and how many of them left `processing`.
+    members: int
+    members_cleared: int
+
+
+@dataclass(frozen=True, slots=True)
+class GroupErrorRow:
+    """One distinct error (fingerprint) of a group's episode."""
+
+    fingerprint: str
+    message: str
+    error_type: str | None
+    model_id: str | None
+    sample_generation_id: str | None
+    count: int
+    pending: int
+    notified: bool
+    sample_prompt: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupDetails:
+    """What a notification shows of an episode besides its counters."""
+
+    errors: tuple[GroupErrorRow, ...]
+    users_affected: int
+    sample_user_ids: tuple[str, ...]
+    models: tuple[str, ...]
+    error_types: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceRow:
+    """A silence as stored: its matchers as the text `str(matcher)` gives."""
+
+    id: str
+    matchers: tuple[str, ...]
+    starts_at: float
+    ends_at: float
+    comment: str
+    author: str
+    created_at: float
+    expired_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One notification owed to one integration of a receiver."""
+
+    id: int
+    notification: Notification
+    stream: str
+    receiver: str
+    integration: str
+    destination: str
+    status: str
+    attempts: int
+    created_at: float
+    due_at: float
+    last_error: str | None
+
+    def describe(self) -> dict[str, object]:
+        """The row as the CLI and the admin API show it (no secrets are ever in a row)."""
+        return {
+            "id": self.id,
+            "status": self.status,
+            "receiver": self.receiver,
+            "integration": self.integration,
+            "destination": self.destination,
+            "attempts": self.attempts,
+            "createdAt": iso(self.created_at),
+            "dueAt": iso(self.due_at),
+            "lastError": self.last_error,
+            "notification": {
+                "id": self.notification.id,
+                "title": self.notification.title,
+                "reason": self.notification.reason.value,
+                "windowFailures": self.notification.window_failures,
+            },
+        }

@@ -25,15 +25,24 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypeVar
 
 OPERATORS = ("=", "!=", "=~", "!~")
 
 # The classic parser's `name op`, with Go's `\s` (ASCII whitespace only) around them.
 _CLASSIC_HEAD = re.compile(r"[\t\n\f\r ]*([a-zA-Z_:][a-zA-Z0-9_:]*)[\t\n\f\r ]*(=~|=|!=|!~)")
 _GO_ASCII_SPACE = "\t\n\f\r "
+_UNESCAPED = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*", re.DOTALL)
+# What `format_matcher` writes for a classic label name, read without the general
+# machinery: stored silences are read back on every dispatch pass. It reads the same as
+# the classic parser (every quote inside is escaped; each backslash escapes one character).
+_WRITTEN = re.compile(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(=~|=|!=|!~)"((?:[^"\\]|\\.)*)"', re.DOTALL)
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+# The classic parser's escapes; a backslash before anything else stays as written.
+_CLASSIC_ESCAPES = {"n": "\n", '"': '"', "\\": "\\"}
 _RESERVED = frozenset("{}!=~,\\\"'`")
 _SIMPLE_ESCAPES = {
     "a": 0x07,
@@ -46,30 +55,55 @@ _SIMPLE_ESCAPES = {
     "\\": 0x5C,
     '"': 0x22,
 }
-_GO_QUOTE_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r"}
-_GO_QUOTE_ESCAPES |= {"\t": "\\t", "\v": "\\v", "\\": "\\\\", '"': '\\"'}
-
-
-class MatcherSyntaxError(ValueError):
-    """Text that is not a list of matchers; the message quotes the bad part."""
+# Go's strconv.Quote writes these characters as escapes; `_go_unquote` reads them back.
+_GO_QUOTE_ESCAPES = {chr(code): "\\" + letter for letter, code in _SIMPLE_ESCAPES.items()}
 
 
 Triple = tuple[str, str, str]  # (name, operator, value)
+T = TypeVar("T")
 
 
-def parse(text: str) -> list[Triple]:
-    """The matchers in `text`: one, or a comma-separated list with or without braces."""
+def parse(text: str, build: Callable[[str, str, str], T]) -> list[T]:
+    """The matchers in `text` — one, or a comma-separated list with or without braces —
+    each made by `build(name, operator, value)`, which may refuse a reading by raising
+    ValueError (an invalid regex): like Alertmanager, the other reading is then tried."""
+    written = _WRITTEN.fullmatch(text)
+    if written is not None and not _has_surrogate(text):
+        name, op, raw = written.groups()
+        try:
+            return [build(name, op, _ESCAPED.sub(_classic_escape, raw))]
+        except ValueError:
+            pass  # the UTF-8 reading may still make a matcher of it
     _check_braces(text)
     try:
-        return _classic_list(text)
+        return _build(_classic_list(text), build)
     except _Refused as classic:
         try:
-            return _utf8_list(text)
+            return _build(_utf8_list(text), build)
         except _Refused as utf8:
             # Alertmanager reports the classic parser's complaint; when that is only "this
             # is not name-operator-value", the UTF-8 parser's says more precisely where.
             chosen = utf8 if classic.shapeless else classic
-            raise MatcherSyntaxError(chosen.message) from None
+            raise ValueError(chosen.message) from None
+
+
+def _build(triples: list[Triple], build: Callable[[str, str, str], T]) -> list[T]:
+    try:
+        return [build(*triple) for triple in triples]
+    except ValueError as exc:
+        raise _Refused(str(exc)) from None
+
+
+def parse_unescaped(text: str) -> Triple:
+    """A matcher as failwatch wrote it before it escaped values: `name op "value"` with
+    the value verbatim between the quotes (stored silences may still hold one)."""
+    found = _UNESCAPED.fullmatch(text)
+    if found is None:
+        raise ValueError(f"not a matcher: {text!r} (expected name, operator and value)")
+    name, op, value = found.groups()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        value = value[1:-1]
+    return name, op, value
 
 
 def format_matcher(name: str, op: str, value: str) -> str:
@@ -81,6 +115,9 @@ def format_matcher(name: str, op: str, value: str) -> str:
 
 
 class _Refused(Exception):
+    """One reading's refusal, caught in this module: `parse` then tries the other reading,
+    or raises ValueError with the more useful of the two messages."""
+
     def __init__(self, message: str, shapeless: bool = False) -> None:
         super().__init__(message)
         self.message = message
@@ -92,9 +129,9 @@ def _check_braces(text: str) -> None:
     stripped = text.strip()
     opens, closes = stripped.startswith("{"), stripped.endswith("}")
     if opens and not closes:
-        raise MatcherSyntaxError(f"{text!r} opens a brace it never closes")
+        raise ValueError(f"not a matcher: {text!r} opens a brace it never closes")
     if closes and not opens:
-        raise MatcherSyntaxError(f"{text!r} closes a brace it never opened")
+        raise ValueError(f"not a matcher: {text!r} closes a brace it never opened")
 
 
 # The classic parser.
@@ -130,21 +167,20 @@ def _classic_matcher(piece: str) -> Triple:
     head = _CLASSIC_HEAD.match(piece)
     if head is None:
         shown = piece.strip() or piece
-        raise _Refused(f"bad matcher {shown!r}: expected name, operator and value", True)
+        raise _Refused(f"not a matcher: {shown!r} (expected name, operator and value)", True)
     name, op = head.groups()
     raw = piece[head.end() :].strip(_GO_ASCII_SPACE)
     quoted = raw.startswith('"')
     body = raw[1:] if quoted else raw
     if _has_surrogate(body):
-        raise _Refused(f"bad matcher {piece.strip()!r}: the value is not valid UTF-8")
+        raise _Refused(f"not a matcher: {piece.strip()!r}: the value is not valid UTF-8")
     value: list[str] = []
     escaped, awaiting_close = False, quoted
     last = len(body) - 1
     for i, ch in enumerate(body):
         if escaped:
             escaped = False
-            # \n, \" and \\ are escapes; any other backslash stays as written.
-            value.append("\n" if ch == "n" else ch if ch in '"\\' else "\\" + ch)
+            value.append(_CLASSIC_ESCAPES.get(ch, "\\" + ch))
         elif ch == "\\":
             if i < last:
                 escaped = True
@@ -161,12 +197,16 @@ def _classic_matcher(piece: str) -> Triple:
     return name, op, "".join(value)
 
 
+def _classic_escape(escape: re.Match[str]) -> str:
+    return _CLASSIC_ESCAPES.get(escape.group(1), escape.group())
+
+
 def _unescaped_quote(piece: str, raw: str) -> str:
     if raw.startswith('"') and raw.count('"') == 1:
         reason = "the value opens a quote it never closes"
     else:
         reason = 'the value has a double quote that is not escaped (write \\")'
-    return f"bad matcher {piece.strip()!r}: {reason}"
+    return f"not a matcher: {piece.strip()!r}: {reason}"
 
 
 # The UTF-8 parser.
@@ -198,7 +238,9 @@ def _utf8_list(text: str) -> list[Triple]:
         token = tokens[position]
         if token.kind not in kinds:
             found = "the end" if token.kind is _Kind.END else repr(token.text)
-            raise _Refused(f"{text!r}: expected {wanted} at column {token.column}, not {found}")
+            raise _Refused(
+                f"not a matcher: {text!r}: expected {wanted} at column {token.column}, not {found}"
+            )
         position += 1
         return token
 
@@ -235,7 +277,7 @@ def _tokens(text: str) -> Iterator[_Token]:
         elif ch in "=!":
             op = text[i : i + 2] if text[i + 1 : i + 2] in ("~", "=") else ch
             if op not in OPERATORS:
-                raise _Refused(f"{text!r}: {op!r} at column {i} is not an operator")
+                raise _Refused(f"not a matcher: {text!r}: {op!r} at column {i} is not an operator")
             yield _Token(_Kind.OPERATOR, op, i)
             i += len(op)
         elif ch == '"':
@@ -243,11 +285,11 @@ def _tokens(text: str) -> Iterator[_Token]:
             while end < n and text[end] != '"':
                 end += 2 if text[end] == "\\" else 1
             if end >= n:
-                raise _Refused(f"{text!r}: the quote at column {i} is never closed")
+                raise _Refused(f"not a matcher: {text!r}: the quote at column {i} is never closed")
             yield _Token(_Kind.QUOTED, text[i : end + 1], i)
             i = end + 1
         elif _is_reserved(ch):
-            raise _Refused(f"{text!r}: unexpected {ch!r} at column {i}")
+            raise _Refused(f"not a matcher: {text!r}: unexpected {ch!r} at column {i}")
         else:
             end = i + 1
             while end < n and not _is_reserved(text[end]):
@@ -263,7 +305,9 @@ def _unquote(text: str, token: _Token) -> str:
     try:
         return _go_unquote(token.text[1:-1])
     except ValueError as exc:
-        raise _Refused(f"{text!r}: {token.text} at column {token.column}: {exc}") from None
+        raise _Refused(
+            f"not a matcher: {text!r}: {token.text} at column {token.column}: {exc}"
+        ) from None
 
 
 def _go_unquote(body: str) -> str:

@@ -25,7 +25,7 @@ REFUSED: Final = "refused"
 DEFAULT_MODE: Final = "default mode"
 NOT_APPLICABLE: Final = "not applicable"
 
-# Title in the README → why failwatch differs.
+# Title in the README → why failwatch differs (the README says it in the same words).
 DIFFERENCES = {
     "Unbalanced braces are refused": (
         "Alertmanager's classic parser strips a leading `{` and a trailing `}` each on its "
@@ -33,14 +33,24 @@ DIFFERENCES = {
         '`foo=bar}` as `foo="bar"`; its UTF-8 parser refuses both, and so does failwatch.'
     ),
     "Failures are grouped by category and model unless a route says otherwise": (
-        "Alertmanager's root route groups every alert of a route together when `group_by` "
-        "is not given; failwatch's default is `[category, model_id]`, one incident per "
-        "kind of failure and model."
+        "Alertmanager puts every alert of a route in one group when no `group_by` is "
+        "given; failwatch's default is `[category, model_id]`, one incident per kind of "
+        "failure and model."
     ),
     "A group resolves as a whole": (
         "A failure is an event, not an alert that stays firing until it resolves, so a "
         "group has no partly resolved state: it resolves after `resolve_after` without "
-        "failures (a stuck group when its generations have all left `processing`)."
+        "failures (a group of stuck generations when all have left `processing`)."
+    ),
+    "New failures after a quiet spell go out at once": (
+        "Alertmanager sends a group's updates on its `group_interval` ticks; failwatch "
+        "sends new failures as soon as `group_interval` has passed since the group's last "
+        "message, so after a quiet spell they do not wait for the next tick."
+    ),
+    "Time intervals and inhibition rules are not there": (
+        "`mute_time_intervals`, `active_time_intervals`, `time_intervals` and "
+        "`inhibit_rules` are refused as unknown keys, so a pasted configuration that uses "
+        "them fails to load instead of losing them silently."
     ),
 }
 

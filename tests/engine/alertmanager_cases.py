@@ -8,7 +8,7 @@ verdict:
 - `DEFAULT_MODE`: the table exercises one of Alertmanager's two matcher parsers on its own,
   and Alertmanager's default mode (which keeps the classic reading whenever there is one,
   the UTF-8 reading otherwise) answers differently; failwatch answers like the default mode;
-- a key of `DIFFERENCES`: a deliberate difference, listed under the same title in the
+- a title from `DIFFERENCES`: a deliberate difference, explained under that title in the
   README's "Differences from Alertmanager", with failwatch's own answer;
 - `NOT_APPLICABLE`: the case tests something failwatch does not have; the reason says why.
 
@@ -25,34 +25,15 @@ REFUSED: Final = "refused"
 DEFAULT_MODE: Final = "default mode"
 NOT_APPLICABLE: Final = "not applicable"
 
-# Title in the README → why failwatch differs (the README says it in the same words).
-DIFFERENCES = {
-    "Unbalanced braces are refused": (
-        "Alertmanager's classic parser strips a leading `{` and a trailing `}` each on its "
-        "own, so `{` reads as no matchers at all (a route that takes everything) and "
-        '`foo=bar}` as `foo="bar"`; its UTF-8 parser refuses both, and so does failwatch.'
-    ),
-    "Failures are grouped by category and model unless a route says otherwise": (
-        "Alertmanager puts every alert of a route in one group when no `group_by` is "
-        "given; failwatch's default is `[category, model_id]`, one incident per kind of "
-        "failure and model."
-    ),
-    "A group resolves as a whole": (
-        "A failure is an event, not an alert that stays firing until it resolves, so a "
-        "group has no partly resolved state: it resolves after `resolve_after` without "
-        "failures (a group of stuck generations when all have left `processing`)."
-    ),
-    "New failures after a quiet spell go out at once": (
-        "Alertmanager sends a group's updates on its `group_interval` ticks; failwatch "
-        "sends new failures as soon as `group_interval` has passed since the group's last "
-        "message, so after a quiet spell they do not wait for the next tick."
-    ),
-    "Time intervals and inhibition rules are not there": (
-        "`mute_time_intervals`, `active_time_intervals`, `time_intervals` and "
-        "`inhibit_rules` are refused as unknown keys, so a pasted configuration that uses "
-        "them fails to load instead of losing them silently."
-    ),
-}
+# The deliberate differences, by their title in the README's "Differences from
+# Alertmanager", which says why (the one place they are explained).
+DIFFERENCES = (
+    "Unbalanced braces are refused",
+    "Failures are grouped by category and model unless a route says otherwise",
+    "A group resolves as a whole",
+    "New failures after a quiet spell go out at once",
+    "Time intervals and inhibition rules are not there",
+)
 
 Answer = tuple[Triple, ...] | str
 

@@ -23,13 +23,15 @@ NOW = 100_000.0
 MINUTE = 60.0
 
 
-def timing(*, send_resolved: bool = True) -> Timing:
+def timing(
+    *, send_resolved: bool = True, repeat_interval: float = 600, resolve_after: float = 1800
+) -> Timing:
     # repeat_interval 10m as in the table; group_interval 5m, resolve_after 30m.
     return Timing(
         group_wait=30,
         group_interval=300,
-        repeat_interval=600,
-        resolve_after=1800,
+        repeat_interval=repeat_interval,
+        resolve_after=resolve_after,
         send_resolved=send_resolved,
     )
 
@@ -157,26 +159,14 @@ def test_a_repeat_interval_shorter_than_group_interval_waits_for_it() -> None:
     # dispatch.go warns: "repeat_interval is less than group_interval. Notifications will
     # not repeat until the next group_interval." A repeat goes out on a group_interval
     # tick, the first one at or after repeat_interval.
-    t = Timing(
-        group_wait=30,
-        group_interval=300,
-        repeat_interval=60,
-        resolve_after=7200,
-        send_resolved=True,
-    )
+    t = timing(repeat_interval=60, resolve_after=7200)
     group = state(last_flush_at=NOW, last_active=NOW)
     assert decide(group, NOW + 60, t) is None
     assert decide(group, NOW + 299, t) is None
     assert decide(group, NOW + 300, t) is Reason.REPEAT
     assert next_due(group, t) == NOW + 300
     # 7 minutes with ticks every 5: the second tick, at 10 minutes.
-    t7 = Timing(
-        group_wait=30,
-        group_interval=300,
-        repeat_interval=420,
-        resolve_after=7200,
-        send_resolved=True,
-    )
+    t7 = timing(repeat_interval=420, resolve_after=7200)
     assert decide(group, NOW + 599, t7) is None
     assert decide(group, NOW + 600, t7) is Reason.REPEAT
 

@@ -157,6 +157,9 @@ def test_route_tables(table: am.RouteTable, case: am.RouteCase) -> None:
     ]
     # Where Alertmanager's table expects the tree's default grouping (none: one group per
     # route), failwatch groups by category and model — a listed difference.
+    assert "Failures are grouped by category and model unless a route says otherwise" in (
+        am.DIFFERENCES
+    )
     want = [
         (
             o.receiver,

@@ -11,10 +11,12 @@ Alertmanager's default mode reads text with both and keeps the classic reading w
 there is one, the UTF-8 reading only where the classic parser refuses. failwatch does the
 same, so a route pasted from an Alertmanager configuration means here what it meant there.
 
-One deliberate difference (README, "Differences from Alertmanager"): a list that opens a
-brace must close it and the reverse. The classic parser strips each brace on its own,
-which reads `{` as "no matchers" — a route that takes everything — and `foo=bar}` as
-`foo="bar"`; the UTF-8 parser refuses both, and so does failwatch.
+Two deliberate differences (README, "Differences from Alertmanager"): a list that opens a
+brace must close it and the reverse — the classic parser strips each brace on its own,
+which reads `{` as "no matchers" (a route that takes everything) and `foo=bar}` as
+`foo="bar"`, while the UTF-8 parser refuses both, and so does failwatch; and a value
+between single quotes is refused rather than read with its quotes as the classic parser
+does (earlier versions of failwatch read them as quotes).
 
 `format_matcher` writes what both dialects read back to the same matcher (Alertmanager's
 `Matcher.String`): the value always quoted, the name quoted too when it holds a reserved
@@ -170,6 +172,13 @@ def _classic_matcher(piece: str) -> Triple:
         raise _Refused(f"not a matcher: {shown!r} (expected name, operator and value)", True)
     name, op = head.groups()
     raw = piece[head.end() :].strip(_GO_ASCII_SPACE)
+    if len(raw) >= 2 and raw[0] == raw[-1] == "'":
+        # Alertmanager would take the quotes as part of the value; failwatch before it
+        # took them as quotes. Neither reading is safe to guess, so ask.
+        raise _Refused(
+            f"not a matcher: {piece.strip()!r}: single quotes do not quote a value here, "
+            f'write {name}{op}"{raw[1:-1]}"'
+        )
     quoted = raw.startswith('"')
     body = raw[1:] if quoted else raw
     if _has_surrogate(body):

@@ -29,6 +29,7 @@ NOT_APPLICABLE: Final = "not applicable"
 # Alertmanager", which says why (the one place they are explained).
 DIFFERENCES = (
     "Unbalanced braces are refused",
+    "Values between single quotes are refused",
     "Failures are grouped by category and model unless a route says otherwise",
     "A group resolves as a whole",
     "New failures after a quiet spell go out at once",

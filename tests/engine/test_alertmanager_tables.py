@@ -259,6 +259,16 @@ def test_a_comma_list_in_one_string_routes(written: list[str]) -> None:
     assert [r.receiver for r in miss] == ["notify-def"]
 
 
+@pytest.mark.parametrize("text", ["model_id='flux'", "{a=b, model_id = 'flux' }"])
+def test_values_between_single_quotes_are_refused(text: str) -> None:
+    assert "Values between single quotes are refused" in am.DIFFERENCES
+    with pytest.raises(ValueError, match="single quotes") as caught:
+        parse_matchers(text)
+    assert_names_the_input(str(caught.value), text)
+    # A single quote inside a value is only a character, here as in Alertmanager.
+    assert parse_matchers("{foo='}") == (Matcher("foo", "=", "'"),)
+
+
 def test_a_matcher_stored_by_an_earlier_version_still_reads() -> None:
     # Earlier versions wrote `name op "value"` with the value unescaped.
     assert load_stored('error_type="say "hi""') == Matcher("error_type", "=", 'say "hi"')

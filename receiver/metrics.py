@@ -70,6 +70,18 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.pruned = Counter(
+            "failwatch_pruned",
+            "Rows deleted by retention, by what they were.",
+            ["table"],
+            registry=self.registry,
+        )
+        self.store_rows = Gauge(
+            "failwatch_store_rows",
+            "Rows in the state store, by table (as of the last prune pass).",
+            ["table"],
+            registry=self.registry,
+        )
         self.request_duration = Histogram(
             "failwatch_request_duration_seconds",
             "HTTP request duration by route.",

@@ -17,7 +17,9 @@ from receiver.durations import parse_duration
 from receiver.engine.matchers import parse_matchers
 from receiver.engine.silences import SilenceRequest
 from receiver.loops import silences
-from receiver.store import Store, open_store, outbox
+from receiver.loops.pruner import prune_once
+from receiver.store import Store, open_store, outbox, retention
+from receiver.timefmt import iso
 
 T = TypeVar("T")
 
@@ -60,6 +62,16 @@ def register(commands: Any, config_option: Callable[[argparse.ArgumentParser], N
     config_option(retry)
     retry.add_argument("ids", nargs="*", type=int, help="outbox ids (default: all dead)")
     retry.set_defaults(handler=_outbox_retry)
+
+    store = commands.add_parser("store", help="what the state store holds, and pruning")
+    store_commands = store.add_subparsers(dest="store_command", metavar="ACTION", required=True)
+    stats = store_commands.add_parser("stats", help="rows and bytes per table, oldest row")
+    config_option(stats)
+    stats.set_defaults(handler=_store_stats)
+    prune = store_commands.add_parser("prune", help="delete what retention lets go, now")
+    config_option(prune)
+    prune.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    prune.set_defaults(handler=_store_prune)
 
 
 def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
@@ -133,6 +145,34 @@ def _outbox_retry(args: argparse.Namespace) -> int:
         lambda s: s.write(lambda tx: outbox.requeue_dead(tx, ids, now=time.time())),
     )
     print(f"requeued {count} notification(s)")
+    return 0
+
+
+def _store_stats(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    for table in _with_store(settings, lambda s: s.read(retention.stats)):
+        print(
+            json.dumps(
+                {
+                    "table": table.table,
+                    "rows": table.rows,
+                    "bytes": table.bytes,
+                    "oldest": iso(table.oldest) if table.oldest is not None else None,
+                }
+            )
+        )
+    return 0
+
+
+def _store_prune(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    policy = settings.retention.policy()
+    report = _with_store(
+        settings, lambda s: prune_once(s, policy, now=time.time(), dry_run=args.dry_run)
+    )
+    verb = "would delete" if args.dry_run else "deleted"
+    for table, count in report.deleted.items():
+        print(f"{verb} {count} row(s) of {table}")
     return 0
 
 

@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 from receiver.config.addresses import valid_address
 from receiver.config.receivers import EmailConfig, ReceiverConfig, SlackConfig
 from receiver.durations import Duration
+from receiver.engine.retention import DAY, RetentionPolicy
 from receiver.engine.routing import Route, RouteConfig, Timing, build_routes
 from receiver.errors import ConfigError
 from receiver.intake.classify import DEFAULT_RULES, ClassifierRule
@@ -65,6 +66,30 @@ class DeliverySettings(BaseModel):
     rate_per_second: float = Field(1.0, gt=0)
     burst: int = Field(3, ge=1)
     lease: Duration = 60.0
+
+
+class RetentionSettings(BaseModel):
+    """How long rows are kept. What is open or still owed (an open incident, a failure
+    a silence holds, a notification not yet sent) is kept whatever its age."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    failures: Duration = Field(30 * DAY, gt=0)
+    notifications: Duration = Field(14 * DAY, gt=0)
+    dead_letters: Duration = Field(30 * DAY, gt=0)
+    incidents: Duration = Field(90 * DAY, gt=0)
+    silences: Duration = Field(90 * DAY, gt=0)
+    # How often the pruner runs (one replica at a time).
+    interval: Duration = Field(600.0, gt=0)
+
+    def policy(self) -> RetentionPolicy:
+        return RetentionPolicy(
+            failures=self.failures,
+            notifications=self.notifications,
+            dead_letters=self.dead_letters,
+            incidents=self.incidents,
+            silences=self.silences,
+        )
 
 
 class Settings(BaseSettings):
@@ -141,6 +166,7 @@ class Settings(BaseSettings):
     receivers: tuple[ReceiverConfig, ...] = Field((), description="named receivers (YAML)")
     route: RouteConfig | None = Field(None, description="routing tree (YAML)")
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @model_validator(mode="after")
     def _routing_is_whole(self) -> Self:

@@ -35,6 +35,10 @@ class Store(Protocol):
     async def count_failures(self) -> int:
         """How many failures are stored."""
 
+    async def compact(self, *, pages: int) -> int:
+        """Give up to `pages` free pages back to the file system; how many it gave.
+        (SQLite's incremental vacuum; PostgreSQL's autovacuum needs no help: 0.)"""
+
     async def write(self, work: Callable[[Tx], T]) -> T:
         """Run `work` in one write transaction; return its result once committed.
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from receiver.errors import StoreUnavailable
 from receiver.model import Failure
 from receiver.store.failures import INSERT_FAILURE, failure_row
 from receiver.store.migrations import migrations
-from receiver.store.sqlite_conn import Readers, Writer
+from receiver.store.sqlite_conn import (
+    Readers,
+    Writer,
+    incremental_vacuum,
+    incremental_vacuum_on,
+)
 from receiver.store.tx import SQLiteTx, Tx
 
 T = TypeVar("T")
@@ -23,6 +30,7 @@ class SQLiteStore:
         self._readers = Readers(path)
 
     async def open(self) -> None:
+        await asyncio.to_thread(_prepare, self.path)
         self._writer.start()
         await self._writer.submit(_migrate)
 
@@ -42,11 +50,24 @@ class SQLiteStore:
             lambda conn: int(conn.execute("SELECT count(*) FROM failures").fetchone()[0])
         )
 
+    async def compact(self, *, pages: int) -> int:
+        try:
+            return await asyncio.to_thread(incremental_vacuum, self.path, pages)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"sqlite: {exc}") from exc
+
     async def write(self, work: Callable[[Tx], T]) -> T:
         return await self._writer.submit(lambda conn: work(SQLiteTx(conn)))
 
     async def read(self, work: Callable[[Tx], T]) -> T:
         return await self._readers.run(lambda conn: _snapshot(conn, work))
+
+
+def _prepare(path: str) -> None:
+    try:
+        incremental_vacuum_on(path)
+    except sqlite3.Error as exc:
+        raise StoreUnavailable(f"cannot prepare the state file: {exc}") from exc
 
 
 def _snapshot(conn: sqlite3.Connection, work: Callable[[Tx], T]) -> T:

@@ -30,6 +30,9 @@ MAX_BATCH = 256
 def connect(path: str, *, synchronous: str = "FULL") -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL, durable."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+    # Freed pages can be given back to the file system a few at a time (the pruner does);
+    # this takes effect on a new file, `incremental_vacuum_on` switches an old one.
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
     conn.execute("PRAGMA journal_mode=WAL")
     # FULL: the WAL is fsync'd at every commit, so a 202 survives a power cut.
     conn.execute(f"PRAGMA synchronous={synchronous}")
@@ -194,3 +197,35 @@ class Readers:
             for conn in self._conns:
                 conn.close()
             self._conns.clear()
+
+
+def incremental_vacuum_on(path: str) -> bool:
+    """Switch a file made before retention existed to incremental vacuum: a VACUUM
+    rewrites it once (at start, before anything else uses it). True if it did."""
+    conn = connect(path)
+    try:
+        mode = conn.execute("PRAGMA auto_vacuum").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if mode == 2 or tables == 0:  # 2: incremental already; an empty file takes it as is
+            return False
+        log.info("switching the state file to incremental vacuum (one rewrite)")
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        conn.execute("VACUUM")
+        return True
+    finally:
+        conn.close()
+
+
+def incremental_vacuum(path: str, pages: int) -> int:
+    """Free up to `pages` pages, on a connection of its own: the pragma cannot run inside
+    the writer's batched transactions, and holds the write lock only for a moment (the
+    writer waits for it under its busy timeout). Returns how many pages it freed."""
+    conn = connect(path)
+    try:
+        before = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        # executescript steps the pragma to the end; execute() would free one page.
+        conn.executescript(f"PRAGMA incremental_vacuum({int(pages)});")
+        after = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        return int(before - after)
+    finally:
+        conn.close()

@@ -20,6 +20,7 @@ from receiver.config.settings import Settings
 from receiver.errors import AccessDenied, SourceUnavailable, StoreUnavailable
 from receiver.loops.delivery import DeliveryWorker
 from receiver.loops.dispatcher import Dispatcher
+from receiver.loops.pruner import Pruner
 from receiver.loops.sweep_state import StoreSweepState
 from receiver.loops.sweeper import Sweeper, start_sweeper
 from receiver.metrics import Metrics
@@ -62,6 +63,13 @@ def create_app(
     )
     senders = notifiers if notifiers is not None else build_notifiers(settings)
     supabase = SupabaseClients.from_settings(settings)
+    pruner = Pruner(
+        store=services.store,
+        policy=settings.retention.policy(),
+        interval=settings.retention.interval,
+        metrics=services.metrics,
+        clock=clock,
+    )
     wants_emails = settings.include_user_emails and supabase.auth_admin is not None
     delivery = DeliveryWorker(
         store=services.store,
@@ -87,6 +95,7 @@ def create_app(
         workers = [
             asyncio.create_task(dispatcher.run(stop), name="failwatch-dispatcher"),
             asyncio.create_task(delivery.run(stop), name="failwatch-delivery"),
+            asyncio.create_task(pruner.run(stop), name="failwatch-pruner"),
         ]
         sweeper = _start_sweeper(services, supabase)
         log.info("failwatch started", extra={"state": settings.state_kind()})

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from receiver.model import FailureKind, Notification
 from receiver.timefmt import iso
 
+# A group key is this many hex digits; the store finds a stream's group by its prefix.
+GROUP_KEY_LENGTH = 24
+
 
 @dataclass(frozen=True, slots=True)
 class StoredFailure:

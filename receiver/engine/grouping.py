@@ -31,7 +31,7 @@ from enum import StrEnum
 from receiver.engine.routing import Route, Timing
 from receiver.engine.silences import Silence, muting
 from receiver.model import FailureKind, Reason
-from receiver.rows import GroupRow, StoredFailure
+from receiver.rows import GROUP_KEY_LENGTH, GroupRow, StoredFailure
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +128,7 @@ def group_key(route: Route, labels: Mapping[str, str]) -> str:
     """A group's identity: its route, its receiver and the values of its `group_by`
     labels. Stable across restarts and replicas (a digest, not a counter)."""
     ident = json.dumps([route.id, route.receiver, sorted(labels.items())], ensure_ascii=False)
-    return hashlib.sha256(ident.encode("utf-8")).hexdigest()[:24]
+    return hashlib.sha256(ident.encode("utf-8")).hexdigest()[:GROUP_KEY_LENGTH]
 
 
 @dataclass(slots=True)

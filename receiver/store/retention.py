@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from receiver.rows import GROUP_KEY_LENGTH
 from receiver.store.tx import Tx
 
 
@@ -45,7 +46,7 @@ RULES: tuple[Rule, ...] = (
         "seq",
         "SELECT f.seq FROM failures f WHERE f.received_at < ? "
         "AND f.seq <= (SELECT last_seq FROM dispatch_cursor WHERE id = 1) "
-        "AND NOT EXISTS (SELECT 1 FROM held h WHERE h.seq = f.seq)",
+        "AND NOT EXISTS (SELECT 1 FROM held h WHERE h.seq = f.seq) ORDER BY f.received_at",
         "failures",
     ),
     Rule(
@@ -69,7 +70,9 @@ RULES: tuple[Rule, ...] = (
         "SELECT t.stream FROM threads t "
         "WHERE NOT EXISTS (SELECT 1 FROM outbox o "
         "WHERE o.stream = t.stream AND o.status = 'pending') "
-        "AND NOT EXISTS (SELECT 1 FROM groups g WHERE t.stream LIKE g.group_key || ':%' "
+        # A stream is "<group key>:<episode>:<integration>".
+        "AND NOT EXISTS (SELECT 1 FROM groups g "
+        f"WHERE g.group_key = substr(t.stream, 1, {GROUP_KEY_LENGTH}) "
         "AND (g.last_active >= ? OR (g.status = 'open' "
         "AND t.stream LIKE g.group_key || ':' || g.episode || ':%')))",
         "notifications",

@@ -18,6 +18,7 @@ from receiver.loops import silences
 from receiver.loops.pruner import Pruner, prune_once
 from receiver.store import outbox
 from receiver.store import retention as stored
+from receiver.store.sqlite_conn import incremental_vacuum_on
 from tests.loops.harness import Engine, engine
 
 pytestmark = pytest.mark.anyio
@@ -178,13 +179,11 @@ def checkpoint(path: Path) -> None:
 
 
 def test_an_old_file_is_switched_to_incremental_vacuum(tmp_path: Path) -> None:
-    from receiver.store.sqlite_conn import incremental_vacuum_on
-
     path = tmp_path / "old.db"
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         conn.execute("CREATE TABLE t (x)")
     assert incremental_vacuum_on(str(path)) is True
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
     assert incremental_vacuum_on(str(path)) is False  # once is enough
 

@@ -11,6 +11,7 @@ vacuum), so the file shrinks instead of only stopping to grow.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Callable
@@ -110,6 +111,8 @@ class Pruner:
             except StoreUnavailable as exc:
                 log.warning("prune skipped: state store unavailable", extra={"error": str(exc)})
             await nap(self.wake, stop, seconds=self._interval)
+        with contextlib.suppress(StoreUnavailable):
+            await self._store.write(lambda tx: leases.release_lease(tx, LEASE, self.holder))
 
     async def pass_once(self) -> PruneReport | None:
         """Prune if this replica holds the lease; None if another one does."""

@@ -24,6 +24,11 @@ def acquire_lease(tx: Tx, name: str, holder: str, *, ttl: float, now: float) -> 
     return tx.execute(_ACQUIRE, (name, holder, now + ttl, now)) == 1
 
 
+def release_lease(tx: Tx, name: str, holder: str) -> None:
+    """Give the lease up (on a graceful stop), so another replica need not wait it out."""
+    tx.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
+
+
 def get_cursor(tx: Tx, name: str) -> float | None:
     row = tx.fetchone("SELECT value FROM cursors WHERE name = ?", (name,))
     return None if row is None else float(row[0])

@@ -8,6 +8,8 @@
   must equal the accepted count.
 - alerting: issue 3's burst (10,000 failures, 6 groups, 60 s) through `failwatch serve`
   to the Slack stand-in (`alerting.py`).
+- growth: issue 18's costs at 100 k, 1 M (and, with --growth-sizes, 10 M) stored
+  failures on SQLite and PostgreSQL (`growth.py`).
 - replicas: issue 7's webhook throughput on one SQLite replica, one PostgreSQL replica
   and three PostgreSQL replicas, in rounds (`replicas.py`).
 
@@ -29,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tests.bench.alerting import alerting_suite
+from tests.bench.growth import growth_suite
 from tests.bench.payloads import (
     WEBHOOK_PATH,
     completed_body,
@@ -52,7 +55,7 @@ from tests.bench.servers import Server, busy_cpu_seconds, counter_values, free_p
 from tests.bench.wrk import WrkResult, run_wrk, wrk_binary
 
 MAX_FILL_RUNS = 40
-SUITES = ("webhook", "alerting", "replicas")
+SUITES = ("webhook", "alerting", "replicas", "growth")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,8 @@ class Options:
     alerting_failures: int
     alerting_seconds: float
     pool_size: int
+    growth_sizes: tuple[int, ...]
+    growth_stores: tuple[str, ...]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 alerting_suite(
                     folder, failures=options.alerting_failures, seconds=options.alerting_seconds
                 )
+            elif suite == "growth":
+                growth_suite(folder, sizes=options.growth_sizes, kinds=options.growth_stores)
             else:
                 replicas_suite(folder, settings=options.webhook, pool_size=options.pool_size)
     return 0
@@ -101,6 +108,10 @@ def _options(argv: Sequence[str] | None) -> Options:
     parser.add_argument(
         "--pool-size", type=int, default=8, help="FAILWATCH_STATE_POOL_SIZE of each replica"
     )
+    parser.add_argument(
+        "--growth-sizes", default="100000,1000000", help="growth suite: failures preloaded"
+    )
+    parser.add_argument("--growth-stores", default="sqlite,postgres", help="growth suite")
     args = parser.parse_args(argv)
     return Options(
         suites=SUITES if args.suite == "all" else (args.suite,),
@@ -115,6 +126,8 @@ def _options(argv: Sequence[str] | None) -> Options:
         alerting_failures=args.alerting_failures,
         alerting_seconds=args.alerting_seconds,
         pool_size=args.pool_size,
+        growth_sizes=tuple(int(n) for n in args.growth_sizes.split(",")),
+        growth_stores=tuple(args.growth_stores.split(",")),
     )
 
 

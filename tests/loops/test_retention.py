@@ -3,6 +3,7 @@ is open or owed stays whatever its age; a dry run counts and deletes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from contextlib import closing
@@ -148,6 +149,10 @@ async def test_one_pruner_at_a_time_and_metrics(tmp_path: Path, state_url: str |
         assert report is not None
         assert report.deleted["groups"] == 1
         assert await second.pass_once() is None  # the lease is the first one's
+        stop = asyncio.Event()
+        stop.set()
+        await first.run(stop)  # stopping hands the lease back
+        assert await second.pass_once() is not None
         text = e.metrics.registry.get_sample_value("failwatch_pruned_total", {"table": "groups"})
         assert text == 1.0
         assert (

@@ -313,7 +313,7 @@ def hold(tx: Tx, key: str, held: Sequence[tuple[int, str, float]]) -> None:
 def held_until(tx: Tx, now: float, *, limit: int) -> dict[str, list[int]]:
     """Failures whose silence has ended by `now`, by group."""
     rows = tx.fetchall(
-        "SELECT group_key, seq FROM held WHERE until <= ? ORDER BY group_key, seq LIMIT ?",
+        "SELECT group_key, seq FROM held WHERE until <= ? ORDER BY until, seq LIMIT ?",
         (now, limit),
     )
     by_group: dict[str, list[int]] = {}

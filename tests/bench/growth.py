@@ -62,6 +62,7 @@ class Row:
     dispatcher_ms: dict[str, float] = field(default_factory=dict)
     queries_ms: dict[str, float] = field(default_factory=dict)
     prune: dict[str, float] = field(default_factory=dict)
+    plans: dict[str, str] = field(default_factory=dict)
 
 
 def growth_suite(tmp: Path, *, sizes: Sequence[int], kinds: Sequence[str]) -> None:
@@ -77,6 +78,7 @@ def growth_suite(tmp: Path, *, sizes: Sequence[int], kinds: Sequence[str]) -> No
                 row.bytes_per_failure = _bytes(url) / size
                 row.webhook = _webhooks(tmp, url, retention="3650d")
                 row.dispatcher_ms, row.queries_ms = asyncio.run(_in_process(url))
+                row.plans = _plans(url)
                 row.prune = _prune_under_load(tmp, url)
                 rows.append(row)
                 print(json.dumps(asdict(row)), flush=True)
@@ -340,6 +342,54 @@ def _pruned(metrics_url: str) -> float:
     return sum(counter_values(metrics_url, "failwatch_pruned", "table").values())
 
 
+# The statements on the webhook's and the loops' paths, with typical parameters.
+HOT_PATH = {
+    "insert failure (conflict on the key)": (
+        "SELECT 1 FROM failures WHERE idempotency_key = ?",
+        ("key-5",),
+    ),
+    "dispatcher: new failures": (
+        "SELECT seq FROM failures WHERE seq > ? ORDER BY seq LIMIT ?",
+        (10, 500),
+    ),
+    "dispatcher: due groups": (
+        "SELECT group_key FROM groups WHERE status = 'open' AND due_at <= ? "
+        "ORDER BY due_at LIMIT ?",
+        (0.0, 100),
+    ),
+    "dispatcher: silenced failures due": (
+        "SELECT group_key, seq FROM held WHERE until <= ? ORDER BY until, seq LIMIT ?",
+        (0.0, 1000),
+    ),
+    "delivery: claim": (
+        "SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.due_at <= ? "
+        "ORDER BY o.due_at, o.id LIMIT ?",
+        (0.0, 32),
+    ),
+    "pruner: oldest failures": (
+        "SELECT f.seq FROM failures f WHERE f.received_at < ? ORDER BY f.received_at LIMIT ?",
+        (0.0, 500),
+    ),
+}
+
+
+def _plans(url: str) -> dict[str, str]:
+    """EXPLAIN of each hot-path statement on the loaded store (one line each)."""
+    found = {}
+    if url.startswith("sqlite:///"):
+        with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn:
+            for name, (sql, params) in HOT_PATH.items():
+                rows = conn.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
+                found[name] = "; ".join(str(r[-1]) for r in rows)
+        return found
+    with psycopg.connect(url) as conn:
+        conn.execute("SET search_path TO failwatch")
+        for name, (sql, params) in HOT_PATH.items():
+            rows = conn.execute(f"EXPLAIN {sql.replace('?', '%s')}", params).fetchall()
+            found[name] = "; ".join(str(r[0]).strip() for r in rows if "->" in r[0] or rows[0] == r)
+    return found
+
+
 async def _in_process(url: str) -> tuple[dict[str, float], dict[str, float]]:
     settings = load_settings(state_url=url)
     store = open_store(url)
@@ -394,5 +444,10 @@ def _markdown(rows: list[Row], facts: dict[str, str]) -> str:
             f"{r.queries_ms['store_stats']:.0f} | {p['prune_s']:.0f} ({p['pruned_rows']:,.0f}) | "
             f"{p['during_p99_ms']:.1f} / {p['after_p99_ms']:.1f} |"
         )
+    lines += ["", "Query plans of the hot path (EXPLAIN, at the largest size):", ""]
+    for kind in dict.fromkeys(r.kind for r in rows):
+        largest = max((r for r in rows if r.kind == kind), key=lambda r: r.size)
+        lines += [f"- {kind}, {largest.size:,} failures:"]
+        lines += [f"  - {name}: `{plan}`" for name, plan in largest.plans.items()]
     lines += ["", "Machine: " + ", ".join(f"{k}: {v}" for k, v in facts.items())]
     return "\n".join(lines)

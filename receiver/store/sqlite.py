@@ -67,7 +67,7 @@ def _prepare(path: str) -> None:
     try:
         incremental_vacuum_on(path)
     except sqlite3.Error as exc:
-        raise StoreUnavailable(f"cannot prepare the state file: {exc}") from exc
+        raise StoreUnavailable(f"sqlite: {exc}") from exc
 
 
 def _snapshot(conn: sqlite3.Connection, work: Callable[[Tx], T]) -> T:

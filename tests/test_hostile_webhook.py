@@ -15,7 +15,7 @@ from receiver.store import open_store
 from receiver.web.app import create_app
 from tests.asgi import serving
 from tests.engine.harness import Recorder
-from tests.payloads import SECRET, WEBHOOK, auth, generation, supabase_body
+from tests.payloads import SECRET, WEBHOOK, auth, generation
 from tests.postgres import scratch_database
 
 pytestmark = pytest.mark.anyio
@@ -60,7 +60,9 @@ async def test_nul_and_surrogates_are_cleaned_at_intake(
         record = generation(parameters=json.dumps({"error": tainted}))
     else:
         record = _with_error("Rate limit exceeded", **{where: tainted})
-    body = supabase_body("INSERT", record)  # json.dumps writes \u0000 and \ud800 escapes
+    envelope = {"type": "INSERT", "table": "generations", "schema": "public"}
+    # json.dumps writes the \u0000 and \ud800 escapes a hostile client would send.
+    body = json.dumps({**envelope, "record": record, "old_record": None}).encode()
     settings = load_settings(state_url=state_url, webhook_secret=SECRET)
     app = create_app(settings, notifiers={("default", "console"): Recorder()})
     async with serving(app) as client:

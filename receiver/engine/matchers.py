@@ -1,16 +1,20 @@
 """Label matchers, Alertmanager style: `name=value`, `name!=value`, `name=~regex`,
-`name!~regex`. Regexes are anchored (they must match the whole value); a label that is
-absent matches as the empty string, so `team!=""` means "team is set"."""
+`name!~regex`. Regexes are anchored (they must match the whole value) and run in RE2
+(`receiver.patterns`), so no pattern can take more than linear time; a label that
+is absent matches as the empty string, so `team!=""` means "team is set"."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
+
+from receiver.patterns import PatternError, UserPattern, compile_user_pattern
+from receiver.text import unstorable
 
 _FORM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$", re.DOTALL)
 
@@ -20,6 +24,15 @@ class Matcher:
     name: str
     op: str
     value: str
+    # Compiled once, when the matcher is made: a silence is matched against every
+    # failure while it lasts.
+    _pattern: UserPattern | None = field(init=False, default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if (reason := unstorable(self.value)) is not None:
+            raise ValueError(f"{self.name}: a matcher value cannot hold {reason}")
+        if self.op in ("=~", "!~"):
+            object.__setattr__(self, "_pattern", compile_user_pattern(self.value))
 
     @classmethod
     def parse(cls, text: str) -> Matcher:
@@ -29,13 +42,10 @@ class Matcher:
         name, op, value = found.groups()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
             value = value[1:-1]
-        matcher = cls(name, op, value)
-        if op in ("=~", "!~"):
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"bad regex in {text!r}: {exc}") from None
-        return matcher
+        try:
+            return cls(name, op, value)
+        except PatternError as exc:
+            raise ValueError(f"bad regex in {text!r}: {exc}") from None
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         actual = labels.get(self.name, "")
@@ -43,7 +53,8 @@ class Matcher:
             return actual == self.value
         if self.op == "!=":
             return actual != self.value
-        hit = _compiled(self.value).fullmatch(actual) is not None
+        assert self._pattern is not None  # made in __post_init__ for both regex operators
+        hit = self._pattern.fullmatch(actual)
         return hit if self.op == "=~" else not hit
 
     def __str__(self) -> str:
@@ -64,16 +75,6 @@ def _coerce(value: object) -> Matcher:
     if isinstance(value, str):
         return Matcher.parse(value)
     raise ValueError("a matcher is a string like model_id=flux-pro")
-
-
-_CACHE: dict[str, re.Pattern[str]] = {}
-
-
-def _compiled(pattern: str) -> re.Pattern[str]:
-    compiled = _CACHE.get(pattern)
-    if compiled is None:
-        compiled = _CACHE[pattern] = re.compile(pattern)
-    return compiled
 
 
 def all_match(matchers: Sequence[Matcher], labels: Mapping[str, str]) -> bool:

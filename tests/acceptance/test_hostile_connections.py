@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.acceptance.serving import Server, running_serve
+from tests.serving import Server, running_serve
 from tests.payloads import SECRET, WEBHOOK, failed_insert
 
 pytestmark = pytest.mark.acceptance

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from receiver.engine.matchers import Matcher
 from receiver.engine.silence_index import SilenceIndex
-from receiver.matchers import Matcher
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from receiver.storable import storable, unstorable
+from receiver.text import storable, unstorable
 
 
 @pytest.mark.parametrize(

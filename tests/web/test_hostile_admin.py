@@ -11,11 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from receiver.config import load_settings
+from receiver.config.settings import load_settings
 from receiver.timefmt import iso
 from receiver.web.app import create_app
 from tests.asgi import serving
-from tests.engine.harness import Recorder
+from tests.loops.harness import Recorder
 from tests.postgres import scratch_database
 
 pytestmark = pytest.mark.anyio

@@ -22,11 +22,11 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from receiver.config import load_settings
+from receiver.config.settings import load_settings
 from receiver.timefmt import iso
 from receiver.web.app import create_app
 from tests.asgi import serving
-from tests.engine.harness import Recorder
+from tests.loops.harness import Recorder
 
 FUZZ = settings(
     max_examples=300,

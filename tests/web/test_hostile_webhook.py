@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from receiver.config import load_settings
+from receiver.config.settings import load_settings
 from receiver.store import open_store
 from receiver.web.app import create_app
 from tests.asgi import serving
-from tests.engine.harness import Recorder
+from tests.loops.harness import Recorder
 from tests.payloads import SECRET, WEBHOOK, auth, generation
 from tests.postgres import scratch_database
 

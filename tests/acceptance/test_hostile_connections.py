@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serving import Server, running_serve
 from tests.payloads import SECRET, WEBHOOK, failed_insert
+from tests.serving import Server, running_serve
 
 pytestmark = pytest.mark.acceptance
 

@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     source_schema: str = Field("public", description="schema of the generations table")
     source_table: str = Field("generations", description="table the webhook reports on")
     max_body_bytes: int = Field(262144, ge=1024, le=64 * 1024 * 1024, description="body limit")
+    max_silences: int = Field(
+        1000, ge=1, le=100_000, description="silences running (active or pending) at once"
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
 
     dashboard_url: str | None = Field(None, description="link in alerts, e.g. the Supabase table")

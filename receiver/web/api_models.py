@@ -203,6 +203,9 @@ class Silence(ApiModel):
 
 class Silences(ApiModel):
     silences: list[Silence]
+    next: str | None = Field(
+        None, description="pass as `cursor` for the next page; null on the last page"
+    )
 
 
 class Expired(ApiModel):

@@ -163,9 +163,10 @@ def operations_by_id() -> dict[str, Any]:
         ),
         _operation(
             "listSilences",
-            "Silences, active and past",
+            "Silences, running (and with expired=true also past), a page at a time",
             _ADMIN,
-            {200: _json(m.Silences), **_errors(401, 403, 404, 503)},
+            {200: _json(m.Silences), **_errors(400, 401, 403, 404, 503)},
+            params.SILENCE_PAGE,
         ),
         _operation(
             "createSilence",

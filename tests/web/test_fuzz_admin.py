@@ -68,7 +68,10 @@ def admin_api(state_dir: Path) -> Iterator[Admin]:
 
 def assert_json_error_or_success(response: httpx.Response) -> None:
     assert response.status_code < 500, response.text
-    assert response.headers["content-type"].startswith("application/json"), response.text
+    if response.status_code == 307:  # Starlette's redirect of a trailing slash: no body
+        return
+    kind = response.headers.get("content-type", "")
+    assert kind.startswith("application/json"), (response.status_code, response.url, response.text)
     if response.status_code >= 400:
         assert isinstance(response.json()["error"], str)
 
@@ -192,6 +195,6 @@ def test_path_and_query_parameters_never_5xx(tmp_path: Path) -> None:
             ]:
                 response = admin.request(method, url, params=params)
                 assert_json_error_or_success(response)
-                assert response.status_code in (200, 400, 404), (url, response.text)
+                assert response.status_code in (200, 307, 400, 404), (url, response.text)
 
         check()

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -144,6 +145,22 @@ class Settings(BaseSettings):
     receivers: tuple[ReceiverConfig, ...] = Field((), description="named receivers (YAML)")
     route: RouteConfig | None = Field(None, description="routing tree (YAML)")
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _one_rule_for_secrets(cls, value: object, info: ValidationInfo) -> object:
+        """Surrounding white space is not part of a secret (a Kubernetes Secret file ends
+        in a newline), and an empty secret is not set: the default applies."""
+        field = cls.model_fields[info.field_name or ""]
+        if "SecretStr" not in str(field.annotation):
+            return value
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return field.default
+        return value
 
     @model_validator(mode="after")
     def _routing_is_whole(self) -> Self:

@@ -68,6 +68,23 @@ class DeliverySettings(BaseModel):
     lease: Duration = 60.0
 
 
+class HttpSettings(BaseModel):
+    """Bounds on every HTTP connection, so that no client can hold the server."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Request line and headers of one request; beyond it, 431 and the connection closes.
+    max_header_bytes: int = Field(32 * 1024, ge=1024, le=1024 * 1024)
+    # A connection with no request in progress: before its first request, between two.
+    idle_timeout: Duration = 5.0
+    # From a request's first byte until its headers are complete (then 408).
+    header_timeout: Duration = 10.0
+    # From the end of a request's headers until its whole body has arrived.
+    body_timeout: Duration = 30.0
+    # Connections open at once (lowered to what the descriptor limit leaves room for).
+    max_connections: int = Field(1000, ge=1, le=1_000_000)
+
+
 class Settings(BaseSettings):
     """Every setting of failwatch. Field names are the YAML keys and, upper-cased with
     the `FAILWATCH_` prefix, the environment variables."""
@@ -145,6 +162,7 @@ class Settings(BaseSettings):
     receivers: tuple[ReceiverConfig, ...] = Field((), description="named receivers (YAML)")
     route: RouteConfig | None = Field(None, description="routing tree (YAML)")
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
 
     @field_validator("*", mode="before")
     @classmethod

@@ -19,7 +19,8 @@ protocol is uvicorn's own with five bounds added, each a setting (`http:` in YAM
   accepted, so a flood of idle sockets cannot take the descriptors `/healthz` needs. It
   is lowered to what the process's descriptor limit leaves room for.
 
-Each connection closed by a bound is counted by reason (`on_close`).
+Each connection closed by a bound is counted by reason (`on_close`, one of
+`receiver.metrics.CONNECTION_CLOSE_REASONS`).
 """
 
 from __future__ import annotations
@@ -34,26 +35,11 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from receiver.config.settings import HttpSettings
+
 # Descriptors kept back from the connection cap: the state store, the source database
 # pool, SMTP and Slack connections, log files and the listening socket.
 RESERVED_DESCRIPTORS = 64
-
-CLOSE_REASONS = (
-    "too_many_connections",
-    "header_too_large",
-    "header_timeout",
-    "body_timeout",
-    "idle_timeout",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionLimits:
-    max_header_bytes: int = 32 * 1024
-    idle_timeout: float = 5.0
-    header_timeout: float = 10.0
-    body_timeout: float = 30.0
-    max_connections: int = 1000
 
 
 def descriptor_room(configured: int, *, soft_limit: int | None = None) -> int:
@@ -78,19 +64,20 @@ _HEADERS_TOO_SLOW = _answer(b"408 Request Timeout", b"request headers not receiv
 
 
 def guarded_protocol(
-    limits: ConnectionLimits, on_close: Callable[[str], None]
+    limits: HttpSettings, on_close: Callable[[str], None]
 ) -> type[asyncio.Protocol]:
     """uvicorn's httptools protocol with `limits`, for `uvicorn.Config(http=...)`."""
 
     class Guarded(_GuardedHttpTools):
-        guard = _Guard(limits, on_close)
+        guard = _Guard(limits, descriptor_room(limits.max_connections), on_close)
 
     return Guarded
 
 
 @dataclass(frozen=True, slots=True)
 class _Guard:
-    limits: ConnectionLimits
+    limits: HttpSettings
+    max_connections: int
     on_close: Callable[[str], None]
 
 
@@ -112,7 +99,7 @@ class _GuardedHttpTools(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if len(self.connections) > self.guard.limits.max_connections:
+        if len(self.connections) > self.guard.max_connections:
             self._drop("too_many_connections")
             return
         # uvicorn arms its keep-alive timer only after a response; a connection that

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import resource
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -20,7 +21,7 @@ import httpx
 import pytest
 
 from tests.payloads import SECRET, WEBHOOK, failed_insert
-from tests.serving import Server, running_serve
+from tests.serving import Server, clean_environment, free_port, running, running_serve
 
 pytestmark = pytest.mark.acceptance
 
@@ -65,10 +66,7 @@ def _rss_kib(server: Server) -> int:
 
 
 def _closed_by(server: Server, reason: str) -> float:
-    metrics = httpx.get(f"{server.url}/metrics", timeout=10.0, trust_env=False).text
-    found = re.search(rf'failwatch_connections_closed_total{{reason="{reason}"}} (\S+)', metrics)
-    assert found is not None, metrics
-    return float(found.group(1))
+    return server.metric("failwatch_connections_closed_total", reason=reason)
 
 
 def _healthy(server: Server) -> bool:
@@ -141,16 +139,28 @@ def test_more_sockets_than_descriptors_do_not_take_healthz_down(tmp_path: Path) 
     def few_descriptors() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
 
+    port = free_port()
+    argv = [sys.executable, "-m", "receiver", "serve", "--port", str(port)]
+    env = clean_environment(FAILWATCH_STATE_URL=f"sqlite:///{tmp_path / 'fw.db'}", **FAST)
     with (
-        running_serve(tmp_path, preexec_fn=few_descriptors, **FAST) as server,
+        running(
+            argv,
+            env=env,
+            cwd=tmp_path,
+            port=port,
+            log_path=tmp_path / "serve.log",
+            preexec_fn=few_descriptors,
+        ) as server,
         ExitStack() as stack,
     ):
+        server.wait_ready()
         # More idle sockets than the process has descriptors: those beyond the cap are
         # closed at once, the others when their idle timeout ends.
         flood = [stack.enter_context(_socket(server)) for _ in range(300)]
         deadline = time.monotonic() + DEADLINE
         while not _healthy(server):
             assert time.monotonic() < deadline, "healthz did not recover"
+            time.sleep(0.2)
         assert _closed_by(server, "too_many_connections") > 0
         assert [_read_until_closed(sock) for sock in flood] == [b""] * 300
         assert server.process.poll() is None

@@ -130,6 +130,11 @@ class Settings(BaseSettings):
     resolve_after: Duration = Field(1800.0, description="quiet time that resolves a group")
     stuck_after: Duration = Field(600.0, description="processing time that counts as stuck")
     sweep_interval: Duration = Field(60.0, description="period of the database sweeps")
+    loop_stall_after: Duration = Field(
+        60.0,
+        description="the dispatcher or delivery worker without progress for this long "
+        "makes /readyz fail",
+    )
 
     supabase_url: str | None = Field(None, description="project URL (Auth admin API, JWKS)")
     supabase_service_role_key: SecretStr | None = Field(None, description="service-role key")

@@ -9,6 +9,8 @@ the last error seen. Times are monotonic seconds, passed in.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -42,3 +44,18 @@ class LoopHealth:
         if self.last_error is not None:
             sentence += f" ({self.failures_in_a_row} failed in a row; last: {self.last_error})"
         return sentence
+
+
+def report_failure(
+    health: LoopHealth, error: BaseException, *, log: logging.Logger, count: Callable[[], None]
+) -> None:
+    """Record a failed pass: counted every time, logged on the 1st, 2nd, 4th, 8th … in a
+    row, so that a loop failing every tick is visible without flooding the log."""
+    health.failed(error)
+    count()
+    streak = health.failures_in_a_row
+    if streak & (streak - 1) == 0:
+        log.error(
+            f"{health.name} pass failed",
+            extra={"error": health.last_error, "failures_in_a_row": streak},
+        )

@@ -71,6 +71,7 @@ def create_app(
         metrics=services.metrics,
         clock=clock,
         emails=supabase.auth_admin.emails if wants_emails and supabase.auth_admin else None,
+        stall_after=settings.loop_stall_after,
     )
     dispatcher = Dispatcher(
         store=services.store,
@@ -79,7 +80,10 @@ def create_app(
         clock=clock,
         on_notifications=delivery.wake.set,
         wake=services.new_failures,
+        stall_after=settings.loop_stall_after,
+        on_error=services.metrics.loop_errors.labels("dispatcher").inc,
     )
+    services.loops = [dispatcher.health, delivery.health]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from receiver import __version__
 from receiver.errors import StoreUnavailable
-from receiver.web.context import services_of
+from receiver.store import readiness
+from receiver.web.context import Services, services_of
+
+log = logging.getLogger("failwatch.ready")
+
+# A store that cannot commit within this is not ready (a probe times out after 1 s by
+# default in Kubernetes; an answer, even 503, is better than none).
+PROBE_TIMEOUT = 0.9
 
 
 async def healthz(request: Request) -> Response:
@@ -17,12 +28,37 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready to accept webhooks: the state store answers."""
+    """Ready to accept webhooks: the state store commits a write, and the dispatcher and
+    the delivery worker are making progress (else what is accepted is never sent)."""
+    services = services_of(request)
+    store = "ok"
     try:
-        await services_of(request).store.ping()
-    except StoreUnavailable:
-        return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
-    return JSONResponse({"status": "ready", "store": "ok"})
+        await asyncio.wait_for(
+            services.store.write(
+                lambda tx: readiness.touch(tx, services.replica, now=services.clock())
+            ),
+            PROBE_TIMEOUT,
+        )
+    except (StoreUnavailable, TimeoutError):
+        store = "cannot commit"
+    now = time.monotonic()
+    loops = {health.name: health.problem(now) or "ok" for health in services.loops}
+    _log_changes(services, loops)
+    ready = store == "ok" and all(state == "ok" for state in loops.values())
+    body = {"status": "ready" if ready else "unavailable", "store": store, "loops": loops}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+def _log_changes(services: Services, loops: dict[str, str]) -> None:
+    """A loop that stalls is logged once, and once more when it recovers."""
+    for name, state in loops.items():
+        stalled = state != "ok"
+        if stalled and name not in services.stalled:
+            log.error("background loop stalled", extra={"loop": name, "problem": state})
+            services.stalled.add(name)
+        elif not stalled and name in services.stalled:
+            log.info("background loop recovered", extra={"loop": name})
+            services.stalled.discard(name)
 
 
 async def metrics(request: Request) -> Response:

@@ -5,8 +5,6 @@ terminal escapes, no right-to-left override reversing what a reader sees (issue 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -14,6 +12,7 @@ from receiver.model import ErrorCount, Notification
 from receiver.notifiers.render import html_body, slack_message, subject, text_body, thread_reply
 from receiver.notifiers.render.blocks import fallback_text
 from tests.notifiers.samples import notification
+from tests.notifiers.test_render import strings
 
 FAKE = "Resolved: all clear"
 HOSTILE = [
@@ -50,17 +49,6 @@ def _hostile_notification(value: str) -> Notification:
     )
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _strings(item)
-
-
 @pytest.mark.parametrize("value", HOSTILE)
 def test_no_rendering_carries_a_control_or_bidi_character(value: str) -> None:
     n = _hostile_notification(value)
@@ -71,7 +59,7 @@ def test_no_rendering_carries_a_control_or_bidi_character(value: str) -> None:
         "subject": subject(n),
         "text": text_body(n),
         "html": html_body(n),
-        **{f"slack {i}": text for i, text in enumerate(_strings([slack.text, slack.blocks]))},
+        **{f"slack {i}": text for i, text in enumerate(strings([slack.text, slack.blocks]))},
     }
     for name, text in renderings.items():
         bad = sorted({f"U+{ord(c):04X}" for c in text if _forbidden(c)})

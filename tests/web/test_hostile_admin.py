@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -16,20 +15,10 @@ from receiver.timefmt import iso
 from receiver.web.app import create_app
 from tests.asgi import serving
 from tests.loops.harness import Recorder
-from tests.postgres import scratch_database
 
 pytestmark = pytest.mark.anyio
 ADMIN = {"Authorization": "Bearer admin-t0ken"}
 SILENCES = "/api/admin/silences"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/fw.db"
-        return
-    with scratch_database("fw_hostile") as dsn:
-        yield dsn
 
 
 @pytest.fixture

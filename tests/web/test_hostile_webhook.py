@@ -5,8 +5,6 @@ PostgreSQL, whose text cannot hold a NUL) and never answered with a 5xx."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -16,18 +14,8 @@ from receiver.web.app import create_app
 from tests.asgi import serving
 from tests.loops.harness import Recorder
 from tests.payloads import SECRET, WEBHOOK, auth, generation
-from tests.postgres import scratch_database
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/fw.db"
-        return
-    with scratch_database("fw_hostile") as dsn:
-        yield dsn
 
 
 def _with_error(text: str, **columns: object) -> dict[str, object]:

@@ -173,7 +173,10 @@ class Health(ApiModel):
 
 class Readiness(ApiModel):
     status: Literal["ready", "unavailable"]
-    store: Literal["ok", "unreachable"]
+    store: Literal["ok", "cannot commit"]
+    loops: dict[str, str] = Field(
+        description="each background loop (dispatcher, delivery): ok, or why it is stalled"
+    )
 
 
 class SilenceRequest(ApiModel):

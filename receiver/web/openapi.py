@@ -114,9 +114,9 @@ def operations_by_id() -> dict[str, Any]:
         _operation("healthz", "Liveness: the process serves", None, {200: _json(m.Health)}),
         _operation(
             "readyz",
-            "Readiness: the state store answers",
+            "Readiness: the state store commits, and the background loops make progress",
             None,
-            {200: _json(m.Readiness), 503: _json(m.Readiness, "state store unreachable")},
+            {200: _json(m.Readiness), 503: _json(m.Readiness, "not ready, and why")},
         ),
         _operation(
             "metrics",

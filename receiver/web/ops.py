@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Literal
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
@@ -13,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from receiver import __version__
 from receiver.errors import StoreUnavailable
 from receiver.store import readiness
+from receiver.web.api_models import Readiness
 from receiver.web.context import Services, services_of
 
 log = logging.getLogger("failwatch.ready")
@@ -31,7 +33,7 @@ async def readyz(request: Request) -> Response:
     """Ready to accept webhooks: the state store commits a write, and the dispatcher and
     the delivery worker are making progress (else what is accepted is never sent)."""
     services = services_of(request)
-    store = "ok"
+    store: Literal["ok", "cannot commit"] = "ok"
     try:
         await asyncio.wait_for(
             services.store.write(
@@ -45,8 +47,8 @@ async def readyz(request: Request) -> Response:
     loops = {health.name: health.problem(now) or "ok" for health in services.loops}
     _log_changes(services, loops)
     ready = store == "ok" and all(state == "ok" for state in loops.values())
-    body = {"status": "ready" if ready else "unavailable", "store": store, "loops": loops}
-    return JSONResponse(body, status_code=200 if ready else 503)
+    body = Readiness(status="ready" if ready else "unavailable", store=store, loops=loops)
+    return JSONResponse(body.body(), status_code=200 if ready else 503)
 
 
 def _log_changes(services: Services, loops: dict[str, str]) -> None:

@@ -42,10 +42,9 @@ from receiver.config.settings import HttpSettings
 RESERVED_DESCRIPTORS = 64
 
 
-def descriptor_room(configured: int, *, soft_limit: int | None = None) -> int:
+def descriptor_room(configured: int) -> int:
     """The connection cap the descriptor limit leaves room for (at least 1)."""
-    if soft_limit is None:
-        soft_limit, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    soft_limit, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft_limit == resource.RLIM_INFINITY:
         return configured
     return max(1, min(configured, soft_limit - RESERVED_DESCRIPTORS))

@@ -173,7 +173,7 @@ class Health(ApiModel):
 
 class Readiness(ApiModel):
     status: Literal["ready", "unavailable"]
-    store: Literal["ok", "cannot commit"]
+    store: Literal["ok", "unreachable"]
     loops: dict[str, str] = Field(
         description="each background loop (dispatcher, delivery): ok, or why it is stalled"
     )

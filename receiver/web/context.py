@@ -4,7 +4,6 @@ the process's one set of connections to Supabase."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -33,8 +32,6 @@ class Services:
     loops: list[LoopHealth] = field(default_factory=list)
     # Loops readiness has seen stalled (logged once when they stall and when they recover).
     stalled: set[str] = field(default_factory=set)
-    # This process's row in the readiness table.
-    replica: str = field(default_factory=lambda: f"replica-{uuid.uuid4().hex[:12]}")
 
     def __post_init__(self) -> None:
         self.webhook_secrets = self.settings.webhook_secrets()

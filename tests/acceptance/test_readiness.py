@@ -1,6 +1,6 @@
 """`/readyz` of a real `failwatch serve` says whether accepted failures will be sent
 (issue 13): it fails while the store can answer reads but not commit, and while the
-dispatcher fails every pass — both times when webhooks alone looked fine."""
+dispatcher fails every pass — both times when the old check (a read) said ready."""
 
 from __future__ import annotations
 
@@ -35,17 +35,20 @@ def _wait_for_readiness(server: Server, *, status: int) -> httpx.Response:
 
 
 def test_readyz_fails_while_the_store_cannot_commit(tmp_path: Path) -> None:
-    with running_serve(tmp_path, FAILWATCH_WEBHOOK_SECRET=SECRET) as server:
+    variables = {"FAILWATCH_WEBHOOK_SECRET": SECRET, "FAILWATCH_LOOP_STALL_AFTER": "2s"}
+    with running_serve(tmp_path, **variables) as server:
         assert _ready(server).status_code == 200
-        # Another process holds the write lock: reads still work (WAL), commits cannot.
+        # Another process holds the write lock: reads still work (WAL), commits cannot,
+        # so the dispatcher's passes (write transactions) stop completing.
         with closing(sqlite3.connect(server.db_path, isolation_level=None)) as blocker:
             blocker.execute("BEGIN IMMEDIATE")
             unready = _wait_for_readiness(server, status=503)
             blocker.execute("ROLLBACK")
         ready = _wait_for_readiness(server, status=200)
 
-    assert unready.json()["store"] == "cannot commit"
-    assert ready.json()["store"] == "ok"
+    assert unready.json()["store"] == "ok"  # it answers reads: the old check said ready
+    assert unready.json()["loops"]["dispatcher"].startswith("dispatcher: no pass completed")
+    assert ready.json()["loops"] == {"dispatcher": "ok", "delivery": "ok"}
 
 
 def test_readyz_fails_while_the_dispatcher_fails_every_pass(tmp_path: Path) -> None:

@@ -57,7 +57,7 @@ async def test_readyz_follows_the_store(tmp_path: Path) -> None:
     )
     assert unready.status_code == 503
     assert unready.json()["status"] == "unavailable"
-    assert unready.json()["store"] == "cannot commit"
+    assert unready.json()["store"] == "unreachable"
     assert alive.status_code == 200  # liveness does not depend on the store
 
 

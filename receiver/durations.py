@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated
 
@@ -24,8 +25,8 @@ def parse_duration(value: object) -> float:
         seconds = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
     else:
         raise ValueError("a duration like 30s, 5m, 4h or 1h30m")
-    if seconds < 0:
-        raise ValueError("a duration cannot be negative")
+    if not math.isfinite(seconds) or seconds < 0:  # YAML reads .nan and .inf as floats
+        raise ValueError("a duration is a finite number of seconds, not negative")
     return seconds
 
 

@@ -14,6 +14,14 @@ WEBHOOK_OUTCOMES = (
     "too_large",
     "unavailable",
 )
+# Why the HTTP server closed a connection itself (receiver.web.connections).
+CONNECTION_CLOSE_REASONS = (
+    "too_many_connections",
+    "header_too_large",
+    "header_timeout",
+    "body_timeout",
+    "idle_timeout",
+)
 SWEEP_RESULTS = ("ok", "skipped", "source_unavailable", "store_unavailable", "error")
 
 
@@ -82,6 +90,21 @@ class Metrics:
             ["table"],
             registry=self.registry,
         )
+        closed = Counter(
+            "failwatch_connections_closed",
+            "HTTP connections the server closed itself, by the bound that closed them.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.connections_closed = {r: closed.labels(r) for r in CONNECTION_CLOSE_REASONS}
+        self.loop_errors = Counter(
+            "failwatch_loop_errors",
+            "Failed passes of the background loops (dispatcher, delivery), by loop.",
+            ["loop"],
+            registry=self.registry,
+        )
+        for loop in ("dispatcher", "delivery"):
+            self.loop_errors.labels(loop)
         self.request_duration = Histogram(
             "failwatch_request_duration_seconds",
             "HTTP request duration by route.",

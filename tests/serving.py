@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,12 +104,18 @@ def running(
     port: int,
     log_path: Path,
     db_path: Path | None = None,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> Iterator[Server]:
     """Start `argv` (not waiting for it); whatever happens in the block, the process is
-    gone afterwards."""
+    gone afterwards. `preexec_fn` runs in the child first (e.g. to lower a limit)."""
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            list(argv), env=dict(env), cwd=cwd, stdout=log, stderr=subprocess.STDOUT
+            list(argv),
+            env=dict(env),
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn,
         )
     state = db_path if db_path is not None else cwd / "failwatch.db"
     server = Server(process, f"http://127.0.0.1:{port}", log_path, state)

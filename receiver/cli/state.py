@@ -101,7 +101,10 @@ def _silence_add(args: argparse.Namespace) -> int:
     except (ValueError, ValidationError) as exc:
         print(f"failwatch: {_first_line(exc)}", file=sys.stderr)
         return 2
-    created = _with_store(settings, lambda s: silences.create(s, request, now=time.time()))
+    created = _with_store(
+        settings,
+        lambda s: silences.create(s, request, now=time.time(), max_running=settings.max_silences),
+    )
     print(json.dumps(created.describe(now=time.time())))
     return 0
 

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -92,6 +93,23 @@ class RetentionSettings(BaseModel):
         )
 
 
+class HttpSettings(BaseModel):
+    """Bounds on every HTTP connection, so that no client can hold the server."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Request line and headers of one request; beyond it, 431 and the connection closes.
+    max_header_bytes: int = Field(32 * 1024, ge=1024, le=1024 * 1024)
+    # A connection with no request in progress: before its first request, between two.
+    idle_timeout: Duration = 5.0
+    # From a request's first byte until its headers are complete (then 408).
+    header_timeout: Duration = 10.0
+    # From the end of a request's headers until its whole body has arrived.
+    body_timeout: Duration = 30.0
+    # Connections open at once (lowered to what the descriptor limit leaves room for).
+    max_connections: int = Field(1000, ge=1, le=1_000_000)
+
+
 class Settings(BaseSettings):
     """Every setting of failwatch. Field names are the YAML keys and, upper-cased with
     the `FAILWATCH_` prefix, the environment variables."""
@@ -137,6 +155,11 @@ class Settings(BaseSettings):
     resolve_after: Duration = Field(1800.0, description="quiet time that resolves a group")
     stuck_after: Duration = Field(600.0, description="processing time that counts as stuck")
     sweep_interval: Duration = Field(60.0, description="period of the database sweeps")
+    loop_stall_after: Duration = Field(
+        60.0,
+        description="the dispatcher or delivery worker without progress for this long "
+        "makes /readyz fail",
+    )
 
     supabase_url: str | None = Field(None, description="project URL (Auth admin API, JWKS)")
     supabase_service_role_key: SecretStr | None = Field(None, description="service-role key")
@@ -145,6 +168,9 @@ class Settings(BaseSettings):
     source_schema: str = Field("public", description="schema of the generations table")
     source_table: str = Field("generations", description="table the webhook reports on")
     max_body_bytes: int = Field(262144, ge=1024, le=64 * 1024 * 1024, description="body limit")
+    max_silences: int = Field(
+        1000, ge=1, le=100_000, description="silences running (active or pending) at once"
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
 
     dashboard_url: str | None = Field(None, description="link in alerts, e.g. the Supabase table")
@@ -167,6 +193,24 @@ class Settings(BaseSettings):
     route: RouteConfig | None = Field(None, description="routing tree (YAML)")
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+
+    http: HttpSettings = Field(default_factory=HttpSettings)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _one_rule_for_secrets(cls, value: object, info: ValidationInfo) -> object:
+        """Surrounding white space is not part of a secret (a Kubernetes Secret file ends
+        in a newline), and an empty secret is not set: the default applies."""
+        field = cls.model_fields[info.field_name or ""]
+        if "SecretStr" not in str(field.annotation):
+            return value
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return field.default
+        return value
 
     @model_validator(mode="after")
     def _routing_is_whole(self) -> Self:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from receiver.engine.routing import Route, Timing
-from receiver.engine.silences import Silence, muting
+from receiver.engine.silences import Silence, SilenceIndex
 from receiver.model import FailureKind, Reason
 from receiver.rows import GROUP_KEY_LENGTH, GroupRow, StoredFailure
 
@@ -219,8 +219,9 @@ def batch_failures(
     """Sort new failures into the groups of every route that takes them. A failure that
     an active silence matches is held for that group instead of counted."""
     batches: dict[str, GroupBatch] = {}
+    index = SilenceIndex(silences, now)
     for failure in failures:
-        silence = muting(silences, failure.labels, now)
+        silence = index.muting(failure.labels)
         for route in root.match(failure.labels):
             labels = route.group_labels(failure.labels)
             batch = batches.setdefault(group_key(route, labels), GroupBatch(route, labels))

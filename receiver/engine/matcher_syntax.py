@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
+from receiver.text import unstorable
+
 OPERATORS = ("=", "!=", "=~", "!~")
 
 # The classic parser's `name op`, with Go's `\s` (ASCII whitespace only) around them.
@@ -181,8 +183,8 @@ def _classic_matcher(piece: str) -> Triple:
         )
     quoted = raw.startswith('"')
     body = raw[1:] if quoted else raw
-    if _has_surrogate(body):
-        raise _Refused(f"not a matcher: {piece.strip()!r}: the value is not valid UTF-8")
+    if (reason := unstorable(body)) is not None:
+        raise _Refused(f"not a matcher: {piece.strip()!r}: a matcher value cannot hold {reason}")
     value: list[str] = []
     escaped, awaiting_close = False, quoted
     last = len(body) - 1

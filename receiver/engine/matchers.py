@@ -15,7 +15,8 @@ from pydantic import BeforeValidator, GetCoreSchemaHandler
 from pydantic_core import core_schema
 
 from receiver.engine import matcher_syntax
-from receiver.engine.patterns import PatternError, UserPattern, compile_user_pattern
+from receiver.patterns import PatternError, UserPattern, compile_user_pattern
+from receiver.text import unstorable
 
 REGEX_OPERATORS = ("=~", "!~")
 
@@ -32,6 +33,8 @@ class Matcher:
             raise ValueError(f"a matcher needs a label name: {self}")
         if self.op not in matcher_syntax.OPERATORS:
             raise ValueError(f"{self.op!r} is not an operator (=, !=, =~ or !~)")
+        if (reason := unstorable(self.value)) is not None:
+            raise ValueError(f"{self.name}: a matcher value cannot hold {reason}")
         if self.op in REGEX_OPERATORS:
             try:
                 object.__setattr__(self, "pattern", _compiled(self.value))

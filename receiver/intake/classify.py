@@ -9,13 +9,13 @@ case-insensitive, or `message_regex`). Nothing matches → `unknown`. The defaul
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from receiver.model import ErrorDetails
+from receiver.patterns import PatternError, UserPattern, compile_user_pattern
 
 UNKNOWN = "unknown"
 STUCK = "stuck"
@@ -23,12 +23,13 @@ _CATEGORY = r"^[a-z][a-z0-9_]{0,39}$"
 
 
 class ClassifierRule(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     category: str = Field(pattern=_CATEGORY)
     error_types: tuple[str, ...] = ()
     message_contains: tuple[str, ...] = ()
-    message_regex: re.Pattern[str] | None = None
+    # Run in RE2 on up to the whole body of a webhook: linear time whatever the pattern.
+    message_regex: UserPattern | None = None
     _needles: tuple[str, ...] = PrivateAttr(default=())
 
     @field_validator("message_regex", mode="before")
@@ -38,9 +39,9 @@ class ClassifierRule(BaseModel):
         if not isinstance(value, str):
             return value
         try:
-            return re.compile(value, re.IGNORECASE)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from None
+            return compile_user_pattern(value, ignore_case=True)
+        except PatternError as exc:
+            raise ValueError(f"not a usable regular expression: {exc}") from None
 
     @model_validator(mode="after")
     def _has_a_condition(self) -> Self:
@@ -90,7 +91,7 @@ def _rule(
         category=category,
         error_types=tuple(types),
         message_contains=tuple(contains),
-        message_regex=re.compile(regex, re.IGNORECASE) if regex else None,
+        message_regex=compile_user_pattern(regex, ignore_case=True) if regex else None,
     )
 
 

@@ -18,6 +18,7 @@ from receiver.intake.filter import became_failed
 from receiver.intake.fingerprint import fingerprint
 from receiver.intake.ingest import error_details, parse_webhook, row_text
 from receiver.model import ErrorDetails, Failure, FailureKind, Ignored, Source
+from receiver.text import storable
 
 # Kept for routing and silences; larger values are cut, structured ones left out.
 _MAX_LABEL = 256
@@ -30,11 +31,13 @@ _NOT_LABELS = frozenset({"parameters", "prompt", "negative_prompt"})
 
 
 def clean_text(text: str, limit: int) -> str:
-    """Text that any store and any notifier can take: valid UTF-8, bounded length."""
+    """Text that any store and any notifier can take: no NUL or lone surrogate (each
+    becomes U+FFFD: JSON can spell them, PostgreSQL and UTF-8 cannot hold them), bounded
+    length."""
     text = text[:limit]
-    if text.isascii():  # the common case, and ASCII cannot hold a lone surrogate
+    if text.isascii() and "\x00" not in text:  # the common case
         return text
-    return text.encode("utf-8", "replace").decode("utf-8")
+    return storable(text)
 
 
 def process_webhook(

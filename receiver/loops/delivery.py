@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from itertools import groupby
@@ -26,6 +27,7 @@ from receiver.config.settings import DeliverySettings
 from receiver.engine import ratelimit
 from receiver.engine.retry import GiveUp, RetryPolicy, after_failure
 from receiver.errors import DeliveryError, StoreUnavailable
+from receiver.loops.health import LoopHealth, report_failure
 from receiver.loops.wakeup import nap
 from receiver.metrics import Metrics
 from receiver.model import Notification
@@ -41,6 +43,8 @@ SEND_TIMEOUT = 30.0
 IDLE_POLL = 1.0
 MIN_POLL = 0.05
 EMAIL_LOOKUP_TIMEOUT = 10.0
+# Without a completed pass or a handled row for this long, the worker counts as stalled.
+STALL_AFTER = 60.0
 
 # User ids → their e-mail addresses (None where unknown).
 EmailLookup = Callable[[Sequence[str]], Awaitable[dict[str, str | None]]]
@@ -58,6 +62,7 @@ class DeliveryWorker:
         holder: str | None = None,
         rng: random.Random | None = None,
         emails: EmailLookup | None = None,
+        stall_after: float = STALL_AFTER,
     ) -> None:
         self._store = store
         self._emails = emails
@@ -74,6 +79,7 @@ class DeliveryWorker:
             backoff_max=settings.backoff_max,
         )
         self.wake = asyncio.Event()
+        self.health = LoopHealth("delivery", stall_after, started_at=time.monotonic())
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; a store outage pauses the worker, never kills it."""
@@ -81,10 +87,18 @@ class DeliveryWorker:
             pause = IDLE_POLL
             try:
                 if await self.deliver_due():
+                    self.health.succeeded(time.monotonic())
                     continue
                 pause = await self._until_next_due()
+                self.health.succeeded(time.monotonic())
             except StoreUnavailable as exc:
                 log.warning("delivery paused: state store unavailable", extra={"error": str(exc)})
+                self.health.failed(exc)
+                self._count_error()
+            except Exception as exc:
+                # A corrupt page or a bug: the worker keeps going, visibly, instead of the
+                # task dying unseen while notifications pile up.
+                report_failure(self.health, exc, log=log, count=self._count_error)
             await nap(self.wake, stop, seconds=pause)
 
     async def _until_next_due(self) -> float:
@@ -122,6 +136,11 @@ class DeliveryWorker:
     async def _deliver_in_order(self, rows: list[OutboxRow]) -> None:
         for row in rows:
             await self._deliver(row)
+            # Each row handled is progress, however long a slow destination makes the pass.
+            self.health.succeeded(time.monotonic())
+
+    def _count_error(self) -> None:
+        self._metrics.loop_errors.labels("delivery").inc()
 
     async def _deliver(self, row: OutboxRow) -> None:
         notifier = self._notifiers.get((row.receiver, row.integration))

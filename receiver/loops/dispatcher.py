@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 from receiver.config.integrations import IntegrationSpec
 from receiver.engine.routing import Route
 from receiver.errors import StoreUnavailable
 from receiver.loops import flush, groups
+from receiver.loops.health import LoopHealth, report_failure
 from receiver.loops.wakeup import nap
 from receiver.store import Store
 
@@ -23,6 +25,8 @@ log = logging.getLogger("failwatch.dispatch")
 
 ABSORB_BATCH = 500
 TICK = 0.5
+# Without a completed pass for this long, the dispatcher counts as stalled (readiness).
+STALL_AFTER = 60.0
 
 
 class Dispatcher:
@@ -36,6 +40,8 @@ class Dispatcher:
         on_notifications: Callable[[], None] = lambda: None,
         tick: float = TICK,
         wake: asyncio.Event | None = None,
+        stall_after: float = STALL_AFTER,
+        on_error: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
         self._root = root
@@ -44,16 +50,24 @@ class Dispatcher:
         self._on_notifications = on_notifications
         self._tick = tick
         self.wake = wake if wake is not None else asyncio.Event()
+        self.health = LoopHealth("dispatcher", stall_after, started_at=time.monotonic())
+        self._on_error = on_error
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 busy = await self.pass_once()
+                self.health.succeeded(time.monotonic())
+                if busy:
+                    continue
             except StoreUnavailable as exc:
                 log.warning("dispatch paused: state store unavailable", extra={"error": str(exc)})
-                busy = False
-            if busy:
-                continue
+                self.health.failed(exc)
+                self._on_error()
+            except Exception as exc:
+                # A corrupt page or a bug: the loop keeps going, visibly, instead of the
+                # task dying unseen while webhooks are still accepted.
+                report_failure(self.health, exc, log=log, count=self._on_error)
             await nap(self.wake, stop, seconds=self._tick)
 
     async def pass_once(self) -> bool:

@@ -18,7 +18,7 @@ from receiver.engine.grouping import (
     state_of,
 )
 from receiver.engine.routing import Route
-from receiver.engine.silences import Silence
+from receiver.loops.silences import usable
 from receiver.rows import GroupErrorRow
 from receiver.store import failures as stored_failures
 from receiver.store import groups as stored
@@ -33,7 +33,7 @@ def absorb_new_failures(tx: Tx, *, root: Route, now: float, limit: int = 1000) -
     new = stored_failures.after(tx, stored.dispatch_cursor(tx), limit=limit)
     if not new:
         return 0
-    silences = [Silence.from_row(r) for r in stored_silences.active(tx, now)]
+    silences = usable(stored_silences.active(tx, now))
     for key, batch in batch_failures(new, root=root, silences=silences, now=now).items():
         _apply(tx, key, batch, now)
     stored.set_dispatch_cursor(tx, new[-1].seq)

@@ -6,25 +6,67 @@ holds and releases the failures (`loops.groups`).
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Iterable
 
 from receiver.engine.silences import Silence, SilenceRequest, new_silence
+from receiver.rows import SilenceRow
 from receiver.store import Store
 from receiver.store import silences as stored
+from receiver.store.tx import Tx
+
+log = logging.getLogger("failwatch.silences")
+
+# Silences running at once (active or pending) unless the settings say otherwise.
+MAX_RUNNING = 1000
 
 
-async def create(store: Store, request: SilenceRequest, *, now: float) -> Silence:
+async def create(
+    store: Store, request: SilenceRequest, *, now: float, max_running: int = MAX_RUNNING
+) -> Silence:
+    """Store a new silence; ValueError when it is not valid or `max_running` are running."""
     silence = new_silence(request, silence_id=str(uuid.uuid4()), now=now)
     row = silence.to_row()
-    await store.write(lambda tx: stored.add(tx, row))
+
+    def add_if_room(tx: Tx) -> bool:
+        if stored.count_running(tx, now) >= max_running:
+            return False
+        stored.add(tx, row)
+        return True
+
+    if not await store.write(add_if_room):
+        raise ValueError(f"{max_running} silences are running already; expire some first")
     return silence
 
 
-async def listing(store: Store, *, include_expired: bool, now: float) -> list[Silence]:
+async def listing(
+    store: Store,
+    *,
+    include_expired: bool,
+    now: float,
+    after: tuple[float, str] | None = None,
+    limit: int | None = None,
+) -> list[Silence]:
     rows = await store.read(
-        lambda tx: stored.list_all(tx, include_expired=include_expired, now=now)
+        lambda tx: stored.list_all(
+            tx, include_expired=include_expired, now=now, after=after, limit=limit
+        )
     )
-    return [Silence.from_row(r) for r in rows]
+    return usable(rows)
+
+
+def usable(rows: Iterable[SilenceRow]) -> list[Silence]:
+    """The silences of these rows, leaving out (and logging) any that can no longer run:
+    one stored before patterns ran in RE2 with a backreference, say. Such a silence
+    mutes nothing, and can still be expired by its id."""
+    found = []
+    for row in rows:
+        try:
+            found.append(Silence.from_row(row))
+        except ValueError as exc:
+            log.warning("silence cannot be used", extra={"silence": row.id, "error": str(exc)})
+    return found
 
 
 async def expire(store: Store, silence_id: str, *, now: float) -> bool:

@@ -49,11 +49,37 @@ def active(tx: Tx, now: float) -> list[SilenceRow]:
     return [_silence(r) for r in rows]
 
 
-def list_all(tx: Tx, *, include_expired: bool, now: float) -> list[SilenceRow]:
-    where = "" if include_expired else "WHERE expired_at IS NULL AND ends_at > ?"
-    params = () if include_expired else (now,)
-    rows = tx.fetchall(f"SELECT {_COLUMNS} FROM silences {where} ORDER BY starts_at, id", params)
+def list_all(
+    tx: Tx,
+    *,
+    include_expired: bool,
+    now: float,
+    after: tuple[float, str] | None = None,
+    limit: int | None = None,
+) -> list[SilenceRow]:
+    """Silences by (starts_at, id); a page starts after `after` and holds `limit` rows."""
+    conditions: list[str] = []
+    params: list[object] = []
+    if not include_expired:
+        conditions.append("expired_at IS NULL AND ends_at > ?")
+        params.append(now)
+    if after is not None:
+        conditions.append("(starts_at > ? OR (starts_at = ? AND id > ?))")
+        params += [after[0], after[0], after[1]]
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    page = "" if limit is None else f" LIMIT {int(limit)}"
+    rows = tx.fetchall(
+        f"SELECT {_COLUMNS} FROM silences {where} ORDER BY starts_at, id{page}", tuple(params)
+    )
     return [_silence(r) for r in rows]
+
+
+def count_running(tx: Tx, now: float) -> int:
+    """Silences not yet ended or expired (active or pending)."""
+    found = tx.fetchone(
+        "SELECT count(*) FROM silences WHERE expired_at IS NULL AND ends_at > ?", (now,)
+    )
+    return int(found[0]) if found else 0
 
 
 def expire(tx: Tx, silence_id: str, *, now: float) -> bool:

@@ -85,7 +85,14 @@ class UserTokenVerifier:
             raise TokenRejected("unsupported signing algorithm")
         claims = self._decode(token, key, algorithm)
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject or len(subject) > _MAX_SUB_CHARS:
+        # A user id is printable text: a NUL or a control character in `sub` (under a
+        # key we trust or not) can only be an attack, and reached the database (503).
+        if (
+            not isinstance(subject, str)
+            or not subject
+            or len(subject) > _MAX_SUB_CHARS
+            or not subject.isprintable()
+        ):
             raise TokenRejected("token has no usable subject")
         return subject
 

@@ -7,7 +7,10 @@ token is configured); a store that cannot answer is a 503 from the app's handler
 
 from __future__ import annotations
 
+import base64
 import json
+import math
+import re
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -15,22 +18,60 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from receiver.engine.silences import Silence, SilenceRequest
+from receiver.errors import BadParameter
 from receiver.loops import silences
 from receiver.store import outbox
+from receiver.text import unstorable
 from receiver.timefmt import parse_iso
 from receiver.web import api_models as m
+from receiver.web import params
 from receiver.web.context import services_of
 
 MAX_BODY = 64 * 1024
 MAX_ID = 2**63 - 1  # outbox ids are 64-bit integers in both stores
+# Outbox ids as a path may spell them: ASCII digits ("²" is a digit to str.isdigit).
+_OUTBOX_ID = re.compile(r"[0-9]{1,19}")
+# Silence ids are UUIDs, as text.
+_SILENCE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# Errors name the fields as the API spells them.
+_API_NAMES = {"starts_at": "startsAt", "ends_at": "endsAt"}
 
 
 async def list_silences(request: Request) -> Response:
     services = services_of(request)
-    include = request.query_params.get("expired", "false").lower() in ("1", "true", "yes")
+    query = request.query_params
+    include = query.get("expired", "false").lower() in ("1", "true", "yes")
+    limit = params.SILENCES_LIMIT.read(query)
+    cursor = params.SILENCES_CURSOR.read(query)
+    after = None if cursor is None else _after(cursor)
     now = services.clock()
-    found = await silences.listing(services.store, include_expired=include, now=now)
-    return JSONResponse(m.Silences(silences=[_silence(s, now=now) for s in found]).body())
+    found = await silences.listing(
+        services.store, include_expired=include, now=now, after=after, limit=limit
+    )
+    last = found[-1] if len(found) == limit else None
+    page = m.Silences(
+        silences=[_silence(s, now=now) for s in found],
+        next=None if last is None else _cursor(last),
+    )
+    return JSONResponse(page.body())
+
+
+def _cursor(silence: Silence) -> str:
+    """Where the next page starts: opaque to clients, (starts_at, id) to us."""
+    position = json.dumps([silence.starts_at, silence.id]).encode()
+    return base64.urlsafe_b64encode(position).decode().rstrip("=")
+
+
+def _after(cursor: str) -> tuple[float, str]:
+    try:
+        starts_at, silence_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * 4))
+    except (ValueError, TypeError):
+        raise BadParameter("cursor", "not a cursor this API gave") from None
+    if not isinstance(silence_id, str) or not isinstance(starts_at, int | float):
+        raise BadParameter("cursor", "not a cursor this API gave")
+    if not math.isfinite(starts_at) or unstorable(silence_id) is not None:
+        raise BadParameter("cursor", "not a cursor this API gave")
+    return float(starts_at), silence_id
 
 
 async def create_silence(request: Request) -> Response:
@@ -40,7 +81,9 @@ async def create_silence(request: Request) -> Response:
         return m.error_response(413, "body too large")
     try:
         raw = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):
+        # ValueError: bad UTF-8, bad JSON, an integer of more than 4,300 digits;
+        # RecursionError: nesting deeper than the parser goes.
         return m.error_response(400, "body is not valid JSON")
     if not isinstance(raw, dict):
         return m.error_response(422, "expected an object with matchers, endsAt, comment, author")
@@ -53,10 +96,12 @@ async def create_silence(request: Request) -> Response:
             author=raw.get("author", ""),
         )
         now = services.clock()
-        created = await silences.create(services.store, silence_request, now=now)
+        created = await silences.create(
+            services.store, silence_request, now=now, max_running=services.settings.max_silences
+        )
     except ValidationError as exc:
         error = exc.errors(include_input=False, include_url=False)[0]
-        field = ".".join(str(p) for p in error["loc"]) or "body"
+        field = ".".join(_API_NAMES.get(str(p), str(p)) for p in error["loc"]) or "body"
         return m.error_response(422, f"{field}: {error['msg']}")
     except ValueError as exc:
         return m.error_response(422, str(exc))
@@ -65,7 +110,10 @@ async def create_silence(request: Request) -> Response:
 
 async def delete_silence(request: Request) -> Response:
     services = services_of(request)
-    done = await silences.expire(services.store, request.path_params["id"], now=services.clock())
+    silence_id = request.path_params["id"]
+    done = _SILENCE_ID.fullmatch(silence_id) is not None and await silences.expire(
+        services.store, silence_id, now=services.clock()
+    )
     if not done:
         return m.error_response(404, "no running silence with that id")
     return JSONResponse(m.Expired(status="expired").body())
@@ -85,7 +133,7 @@ async def list_outbox(request: Request) -> Response:
 async def retry_outbox(request: Request) -> Response:
     services = services_of(request)
     raw_id = request.path_params.get("id")
-    if raw_id is not None and not (str(raw_id).isdigit() and int(raw_id) <= MAX_ID):
+    if raw_id is not None and not (_OUTBOX_ID.fullmatch(raw_id) and int(raw_id) <= MAX_ID):
         return m.error_response(404, "no dead notification with that id")
     ids = None if raw_id is None else [int(raw_id)]
     count = await services.store.write(
@@ -102,7 +150,10 @@ def _time(value: object, *, field: str = "startsAt", required: bool = False) -> 
             raise ValueError(f"{field}: required (ISO 8601 time)")
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            raise ValueError(f"{field}: not a time between 1970 and 9999") from None
     if isinstance(value, str):
         try:
             return parse_iso(value)

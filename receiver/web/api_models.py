@@ -174,6 +174,9 @@ class Health(ApiModel):
 class Readiness(ApiModel):
     status: Literal["ready", "unavailable"]
     store: Literal["ok", "unreachable"]
+    loops: dict[str, str] = Field(
+        description="each background loop (dispatcher, delivery): ok, or why it is stalled"
+    )
 
 
 class SilenceRequest(ApiModel):
@@ -203,6 +206,9 @@ class Silence(ApiModel):
 
 class Silences(ApiModel):
     silences: list[Silence]
+    next: str | None = Field(
+        None, description="pass as `cursor` for the next page; null on the last page"
+    )
 
 
 class Expired(ApiModel):

@@ -10,14 +10,15 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ExceptionHandler
 
 from receiver.config.settings import Settings
-from receiver.errors import AccessDenied, SourceUnavailable, StoreUnavailable
+from receiver.errors import AccessDenied, BadParameter, SourceUnavailable, StoreUnavailable
 from receiver.loops.delivery import DeliveryWorker
 from receiver.loops.dispatcher import Dispatcher
 from receiver.loops.pruner import Pruner
@@ -30,7 +31,7 @@ from receiver.store import Store, open_store
 from receiver.supabase.clients import SupabaseClients
 from receiver.web.admin import admin_routes
 from receiver.web.api import admin_query_routes, user_routes
-from receiver.web.api_models import error_response
+from receiver.web.api_models import ErrorResponse, error_response
 from receiver.web.auth import AdminOnly
 from receiver.web.context import Services
 from receiver.web.openapi import openapi_document, openapi_json
@@ -78,6 +79,7 @@ def create_app(
         metrics=services.metrics,
         clock=clock,
         emails=supabase.auth_admin.emails if wants_emails and supabase.auth_admin else None,
+        stall_after=settings.loop_stall_after,
     )
     dispatcher = Dispatcher(
         store=services.store,
@@ -86,7 +88,10 @@ def create_app(
         clock=clock,
         on_notifications=delivery.wake.set,
         wake=services.new_failures,
+        stall_after=settings.loop_stall_after,
+        on_error=services.metrics.loop_errors.labels("dispatcher").inc,
     )
+    services.loops = [dispatcher.health, delivery.health]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -150,6 +155,23 @@ async def _access_denied(request: Request, exc: Exception) -> Response:
     return error_response(exc.status, str(exc), **headers)
 
 
+async def _bad_parameter(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, BadParameter)
+    body = ErrorResponse(error=str(exc), parameter=exc.name)
+    return JSONResponse(body.body(), status_code=400)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """The router's own refusals (no such path, method not allowed): JSON under /api/,
+    in the one error shape every API answer has; plain text elsewhere, as Starlette's."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    if request.url.path.startswith("/api/"):
+        return error_response(exc.status_code, exc.detail, **(exc.headers or {}))
+    return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+
+
 async def _store_unavailable(request: Request, exc: Exception) -> Response:
     return error_response(503, "state store unavailable")
 
@@ -160,6 +182,8 @@ async def _source_unavailable(request: Request, exc: Exception) -> Response:
 
 # The rules every handler shares, stated once: who may not ask, and what is down.
 EXCEPTION_HANDLERS: Mapping[Any, ExceptionHandler] = {
+    HTTPException: _http_error,
+    BadParameter: _bad_parameter,
     AccessDenied: _access_denied,
     StoreUnavailable: _store_unavailable,
     SourceUnavailable: _source_unavailable,

@@ -36,8 +36,10 @@ def bearer_token(headers: Headers) -> bytes | None:
 
 def presented_secrets(headers: Headers) -> list[bytes]:
     """Every credential the request carries, in any of the accepted places."""
+    # White space around a header value is not part of it (RFC 9110, 5.5), wherever the
+    # credential comes: the same rule as for a bearer token and for configured secrets.
     found = [
-        headers[name].encode("utf-8", "surrogateescape")
+        headers[name].strip().encode("utf-8", "surrogateescape")
         for name in SECRET_HEADERS
         if name in headers
     ]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 
 from receiver.config.settings import Settings
+from receiver.loops.health import LoopHealth
 from receiver.metrics import Metrics
 from receiver.store import Store
 from receiver.supabase.clients import SupabaseClients
@@ -27,6 +28,10 @@ class Services:
     new_failures: asyncio.Event = field(default_factory=asyncio.Event)
     # Decoded once: the check runs on every webhook.
     webhook_secrets: list[bytes] = field(default_factory=list)
+    # The background loops whose progress readiness reports (dispatcher, delivery).
+    loops: list[LoopHealth] = field(default_factory=list)
+    # Loops readiness has seen stalled (logged once when they stall and when they recover).
+    stalled: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.webhook_secrets = self.settings.webhook_secrets()

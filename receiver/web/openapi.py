@@ -114,9 +114,9 @@ def operations_by_id() -> dict[str, Any]:
         _operation("healthz", "Liveness: the process serves", None, {200: _json(m.Health)}),
         _operation(
             "readyz",
-            "Readiness: the state store answers",
+            "Readiness: the state store commits, and the background loops make progress",
             None,
-            {200: _json(m.Readiness), 503: _json(m.Readiness, "state store unreachable")},
+            {200: _json(m.Readiness), 503: _json(m.Readiness, "not ready, and why")},
         ),
         _operation(
             "metrics",
@@ -163,9 +163,10 @@ def operations_by_id() -> dict[str, Any]:
         ),
         _operation(
             "listSilences",
-            "Silences, active and past",
+            "Silences, running (and with expired=true also past), a page at a time",
             _ADMIN,
-            {200: _json(m.Silences), **_errors(401, 403, 404, 503)},
+            {200: _json(m.Silences), **_errors(400, 401, 403, 404, 503)},
+            params.SILENCE_PAGE,
         ),
         _operation(
             "createSilence",

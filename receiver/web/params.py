@@ -138,6 +138,12 @@ HOURS_BACK = IntParam(
     description="failures created within this many hours (get_failure_stats)",
 )
 
+SILENCES_LIMIT = IntParam(
+    "limit", default=100, low=1, high=1000, description="at most this many silences"
+)
+SILENCES_CURSOR = IdParam("cursor", description="the `next` of the previous page", max_chars=512)
+
 FAILED_GENERATIONS = (STATUS, HOURS_AGO, USER_ID, ADMIN_LIMIT)
 FAILURE_STATS = (HOURS_BACK,)
 OWN_FAILURES = (HOURS_AGO, SESSION_ID, USER_LIMIT)
+SILENCE_PAGE = (SILENCES_LIMIT, SILENCES_CURSOR)

@@ -106,6 +106,10 @@ REJECTED_TOKENS: dict[str, Callable[[str], str]] = {
     "tampered payload": lambda sub: _swap_payload(user_token(sub), user_token(USERS[1])),
     "garbage": lambda sub: "not.a.jwt",
     "empty sub": lambda sub: user_token(""),
+    # A NUL in the subject reached the source database's query (503 there).
+    "NUL in sub": lambda sub: user_token(sub + "\x00"),
+    "surrogate in sub": lambda sub: user_token(sub + "\ud800"),
+    "newline in sub": lambda sub: user_token(sub + "\n"),
     "HS384": lambda sub: jwt.encode(
         {"sub": sub, "aud": "authenticated", "exp": int(time.time()) + 60},
         JWT_SECRET,

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from receiver.engine.matchers import Matcher, load_stored, parse_matchers
-from receiver.engine.patterns import PatternError, compile_user_pattern
 from receiver.engine.routing import DEFAULT_GROUP_BY, RouteConfig, Timing, build_routes
+from receiver.patterns import PatternError, compile_user_pattern
 from tests.engine import alertmanager_cases as am
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -90,9 +90,10 @@ def test_string_table_and_back(triple: tuple[str, str, str], text: str) -> None:
     assert Matcher.parse(text) == matcher
 
 
-# Names and values as anything can hold them: any text but lone surrogates (not text).
+# Names and values as anything can hold them: any text but lone surrogates (not text);
+# values without NUL too, which no store can hold (refused, issue 13).
 CHARACTERS = st.characters(exclude_categories=["Cs"])
-TEXT = st.text(CHARACTERS)
+TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"))
 NAMES = st.text(CHARACTERS, min_size=1)
 OPERATORS = st.sampled_from(["=", "!=", "=~", "!~"])
 

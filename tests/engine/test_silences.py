@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from receiver.engine.matchers import Matcher
@@ -121,3 +123,28 @@ def test_a_silence_window_is_checked(changes: dict[str, object], problem: str) -
 def test_rows_round_trip() -> None:
     item = silence("model_id=~flux-.*", "category!=timeout")
     assert Silence.from_row(item.to_row()) == item
+
+
+@pytest.mark.timeout(30)
+def test_a_catastrophic_regex_matcher_answers_at_once() -> None:
+    # Issue 13's attack: with Python's re this took 11.9 s at 28 "a" and doubled with
+    # each more; 64 would take centuries. The timeout turns a freeze into a failure.
+    matcher = Matcher.parse('model_id=~"(a+)+$"')
+    assert not matcher.matches({"model_id": "a" * 64 + "!"})
+    assert Matcher.parse('model_id!~"(a+)+$"').matches({"model_id": "a" * 64 + "!"})
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        # Backtracking constructs are refused with their name, at parse time.
+        ('model_id=~"(flux)-\\1"', "backreference"),
+        ('model_id=~"flux(?!-pro)"', "negative lookahead"),
+        # Values no store can hold are refused too, naming what is wrong.
+        ('model_id="flux\x00"', "a NUL character"),
+        ('model_id!="\ud800"', "a lone surrogate (U+D800)"),
+    ],
+)
+def test_matchers_refuse_what_cannot_run_or_be_stored(text: str, named: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(named)):
+        Matcher.parse(text)

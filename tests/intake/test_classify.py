@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +8,7 @@ from receiver.config.settings import load_settings
 from receiver.errors import ConfigError
 from receiver.intake.classify import DEFAULT_RULES, ClassifierRule, classify
 from receiver.model import ErrorDetails
+from receiver.patterns import compile_user_pattern
 
 
 def details(
@@ -182,7 +182,7 @@ def test_a_rule_matches_when_any_of_its_conditions_does() -> None:
         category="quota",
         error_types=("QuotaError",),
         message_contains=("quota",),
-        message_regex=re.compile(r"credits? (left|remaining): 0"),
+        message_regex=compile_user_pattern(r"credits? (left|remaining): 0"),
     )
     assert rule.matches(details("nothing", "QuotaError"))
     assert rule.matches(details("Quota reached"))
@@ -193,3 +193,11 @@ def test_a_rule_matches_when_any_of_its_conditions_does() -> None:
 def test_yaml_regexes_ignore_case_like_the_built_in_rules() -> None:
     rule = ClassifierRule.model_validate({"category": "quota", "message_regex": "quota exceeded"})
     assert classify(ErrorDetails(message="QUOTA EXCEEDED for key"), [rule]) == "quota"
+
+
+@pytest.mark.timeout(30)
+def test_a_catastrophic_message_regex_runs_in_linear_time() -> None:
+    # message_regex runs on up to 256 KiB of attacker text: with Python's re, (x+x+)+y
+    # on a long run of "x" never finishes. The timeout turns a freeze into a failure.
+    rule = ClassifierRule.model_validate({"category": "quota", "message_regex": "(x+x+)+y"})
+    assert classify(ErrorDetails(message="x" * 262_144), [rule]) == "unknown"

@@ -51,9 +51,13 @@ async def test_readyz_follows_the_store(tmp_path: Path) -> None:
         await services.store.close()
         unready = await client.get("/readyz")
         alive = await client.get("/healthz")
-    assert (ready.status_code, ready.json()) == (200, {"status": "ready", "store": "ok"})
+    assert (ready.status_code, ready.json()) == (
+        200,
+        {"status": "ready", "store": "ok", "loops": {"dispatcher": "ok", "delivery": "ok"}},
+    )
     assert unready.status_code == 503
     assert unready.json()["status"] == "unavailable"
+    assert unready.json()["store"] == "unreachable"
     assert alive.status_code == 200  # liveness does not depend on the store
 
 

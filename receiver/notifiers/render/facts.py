@@ -36,6 +36,8 @@ MESSAGE_CHARS = 300
 # Sample prompts are cut to 200 when stored; this only guards a longer stored one.
 PROMPT_CHARS = 200
 EMAIL_CHARS = 254
+# A label (model, category, error type) as a heading or a field shows it: one line, bounded.
+LABEL_CHARS = 100
 _SPACES = re.compile(r"\s+")
 
 
@@ -57,19 +59,20 @@ def slack_emoji(notification: Notification) -> str:
 
 
 def category(notification: Notification) -> str:
-    return notification.labels.get("category") or "unknown"
+    return one_line(notification.labels.get("category") or "", LABEL_CHARS) or "unknown"
 
 
 def model(notification: Notification) -> str:
     """The group's model, else the models its failures used."""
-    label = notification.labels.get("model_id")
+    label = one_line(notification.labels.get("model_id") or "", LABEL_CHARS)
     if label:
         return label
-    return ", ".join(notification.models) or "unknown model"
+    return one_line(", ".join(notification.models), LABEL_CHARS) or "unknown model"
 
 
 def error_types(notification: Notification) -> str:
-    return ", ".join(notification.error_types) or notification.labels.get("error_type") or "—"
+    listed = ", ".join(notification.error_types) or notification.labels.get("error_type") or ""
+    return one_line(listed, LABEL_CHARS) or "—"
 
 
 def count(number: int, noun: str) -> str:

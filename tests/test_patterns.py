@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from receiver.engine.patterns import PatternError, UserPattern, compile_user_pattern
+from receiver.patterns import PatternError, UserPattern, compile_user_pattern
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,6 @@ only; the end of text is `\\z` (Python's `\\Z`); POSIX classes such as `[[:digit
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Protocol
 
 import re2  # type: ignore[import-untyped]
@@ -54,21 +53,38 @@ class _Regexp(Protocol):
     def search(self, text: bytes, /) -> object | None: ...
 
 
-@dataclass(frozen=True, slots=True)
 class UserPattern:
-    """A compiled user pattern; equal to another with the same text and case rule."""
+    """A compiled user pattern; equal to another with the same text and case rule.
 
-    text: str
-    ignore_case: bool
-    regexp: _Regexp = field(compare=False, repr=False)
+    A plain class, not a dataclass, so that pydantic models holding one treat it as an
+    opaque value rather than a structure to validate field by field.
+    """
+
+    __slots__ = ("_regexp", "ignore_case", "text")
+
+    def __init__(self, text: str, ignore_case: bool, regexp: _Regexp) -> None:
+        self.text = text
+        self.ignore_case = ignore_case
+        self._regexp = regexp
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, UserPattern):
+            return NotImplemented
+        return (self.text, self.ignore_case) == (other.text, other.ignore_case)
+
+    def __hash__(self) -> int:
+        return hash((self.text, self.ignore_case))
+
+    def __repr__(self) -> str:
+        return f"UserPattern({self.text!r}, ignore_case={self.ignore_case})"
 
     def fullmatch(self, value: str) -> bool:
         """Whether the whole of `value` matches (Alertmanager's `^(?:pattern)$`)."""
-        return self.regexp.fullmatch(_utf8(value)) is not None
+        return self._regexp.fullmatch(_utf8(value)) is not None
 
     def search(self, value: str) -> bool:
         """Whether the pattern matches anywhere in `value`."""
-        return self.regexp.search(_utf8(value)) is not None
+        return self._regexp.search(_utf8(value)) is not None
 
     def __str__(self) -> str:
         return self.text

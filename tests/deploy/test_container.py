@@ -123,6 +123,11 @@ class Deployment:
     port: int
 
 
+def scratch_name() -> str:
+    """A name for a container or volume of this test run."""
+    return f"failwatch-test-{uuid.uuid4().hex[:12]}"
+
+
 @pytest.fixture
 def containers(engine: Engine) -> Iterator[list[str]]:
     """Names of the containers a test starts; all removed afterwards."""
@@ -134,7 +139,7 @@ def containers(engine: Engine) -> Iterator[list[str]]:
 
 @pytest.fixture
 def sqlite_on_a_volume(engine: Engine) -> Iterator[Deployment]:
-    volume = f"failwatch-test-{uuid.uuid4().hex[:12]}"
+    volume = scratch_name()
     engine.run("volume", "create", volume)
     port = free_port()
     try:
@@ -165,7 +170,7 @@ def postgres_state(pg_dsn: str) -> Deployment:
 
 
 def start(engine: Engine, image: str, deployment: Deployment, names: list[str]) -> Container:
-    name = f"failwatch-test-{uuid.uuid4().hex[:12]}"
+    name = scratch_name()
     names.append(name)
     engine.run(
         "run",
@@ -265,12 +270,15 @@ def test_the_hardened_container_serves_stops_gracefully_and_keeps_its_state(
 
 
 def test_sqlite_state_without_a_volume_is_one_line_naming_the_directory(
-    engine: Engine, image: str
+    engine: Engine, image: str, containers: list[str]
 ) -> None:
     """The read-only root leaves the state directory unwritable: say so, in one line."""
+    name = scratch_name()
+    containers.append(name)  # removed even if serve, wrongly, keeps running
     done = engine.run(
         "run",
-        "--rm",
+        "--name",
+        name,
         *HARDENED,
         "--env",
         f"FAILWATCH_WEBHOOK_SECRET={SECRET}",

@@ -1,8 +1,9 @@
 """The image's install and start commands work, run from the Dockerfile itself.
 
-No Docker engine runs here, so the Dockerfile is executed step by step in a temporary
+Without a container engine: the Dockerfile is executed step by step in a temporary
 directory (see `tests/deploy/image.py` for the two stand-ins), and the resulting
-environment is started with the image's ENTRYPOINT, CMD and ENV.
+environment is started with the image's ENTRYPOINT, CMD and ENV. This runs everywhere and
+in seconds; `test_container.py` builds and runs the real image where an engine is present.
 """
 
 from __future__ import annotations

@@ -24,17 +24,17 @@ import httpx
 import pytest
 import yaml
 
-from tests.deploy.container import Engine, EngineError, build, find_engine, host_ca_bundle
-from tests.deploy.container import resolve_base as resolve_base_image
-from tests.deploy.manifests import DEPLOY, shutdown_budget_seconds
-from tests.deploy.process import READY_TIMEOUT, free_port
-from tests.deploy.test_sigterm import (
-    HOLD_AFTER_STOP,
-    STOP_NOTICED_WITHIN,
-    _held_body,
-    failure_body,
-    refusing_connections,
+from tests.deploy.container import (
+    Engine,
+    EngineError,
+    build,
+    find_engine,
+    host_ca_bundle,
+    resolve_base,
 )
+from tests.deploy.graceful import failure_body, in_flight_across_stop
+from tests.deploy.manifests import DEPLOY, shutdown_budget_seconds
+from tests.serving import READY_TIMEOUT, free_port
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.container, pytest.mark.timeout(1200)]
 
@@ -71,7 +71,7 @@ def image(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> str:
     index secret names PyPI itself, so both optional secrets take part in the build."""
     index = tmp_path_factory.mktemp("secrets") / "index_url"
     index.write_text("https://pypi.org/simple\n", encoding="utf-8")
-    base = resolve_base_image(engine)
+    base = resolve_base(engine)
     build(engine, tag=TAG, base=base, ca_bundle=host_ca_bundle(), index_url_file=index)
     return TAG
 
@@ -201,30 +201,15 @@ def post_failure(
 
 
 async def sigterm_with_a_request_in_flight(container: Container) -> tuple[httpx.Response, float]:
-    """One webhook whose body is still arriving when the container gets SIGTERM."""
+    """One webhook whose body is still arriving when the engine sends the container SIGTERM."""
     async with httpx.AsyncClient(
         base_url=container.base_url, timeout=httpx.Timeout(GRACE), trust_env=False
     ) as client:
-        body = failure_body("gen-in-flight")
-        sent, release = asyncio.Event(), asyncio.Event()
-        in_flight = asyncio.create_task(
-            client.post(
-                "/webhooks/supabase",
-                content=_held_body(body[:20], body[20:], sent, release),
-                headers=HEADERS,
-            )
+        return await in_flight_across_stop(
+            client,
+            headers=HEADERS,
+            stop=lambda: container.engine.run("kill", "--signal", "TERM", container.name),
         )
-        await sent.wait()
-        # Answered on another connection: by then serve has read the held request's headers.
-        async with httpx.AsyncClient(base_url=container.base_url, trust_env=False) as other:
-            assert (await other.get("/healthz")).status_code == 200
-        container.engine.run("kill", "--signal", "TERM", container.name)
-        stopped_at = time.monotonic()
-        async with asyncio.timeout(STOP_NOTICED_WITHIN):
-            await refusing_connections(container.base_url)
-        await asyncio.sleep(HOLD_AFTER_STOP)
-        release.set()
-        return await in_flight, stopped_at
 
 
 @pytest.mark.parametrize(

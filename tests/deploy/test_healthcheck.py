@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.manifests import HEALTHCHECK, load_script
-from tests.deploy.process import free_port
+from tests.serving import free_port
 
 healthcheck = load_script(HEALTHCHECK)
 

@@ -1,4 +1,5 @@
 """`failwatch serve` on SQLite state it cannot use: one line on stderr, exit 1, no port.
+(A missing directory: `test_serve.py`.)
 
 Each case starts a real `failwatch serve` process. An unwritable directory is a 0555
 directory; root ignores permission bits, so as root the process runs without
@@ -48,15 +49,6 @@ def test_an_unwritable_state_directory_is_one_line_naming_it(tmp_path: Path) -> 
         "a writable volume there, or point FAILWATCH_STATE_URL at a writable directory\n"
     )
     assert list(state.iterdir()) == []
-
-
-def test_a_missing_state_directory_is_one_line_naming_it(tmp_path: Path) -> None:
-    done = serve(tmp_path / "absent" / "failwatch.db")
-    assert (done.returncode, done.stdout) == (1, "")
-    assert done.stderr == (
-        f"failwatch: the state directory {tmp_path / 'absent'} does not exist: create it, or "
-        "point FAILWATCH_STATE_URL at another file\n"
-    )
 
 
 def test_a_file_that_is_not_a_database_is_one_line_naming_it(tmp_path: Path) -> None:

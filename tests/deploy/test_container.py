@@ -34,7 +34,7 @@ from tests.deploy.container import (
 )
 from tests.deploy.graceful import failure_body, in_flight_across_stop
 from tests.deploy.manifests import DEPLOY, shutdown_budget_seconds
-from tests.serving import READY_TIMEOUT, free_port
+from tests.serving import READY_TIMEOUT, free_port, wait_ready
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.container, pytest.mark.timeout(1200)]
 
@@ -92,18 +92,11 @@ class Container:
         return state.stdout.strip() == "true"
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            if not self.running():
-                raise AssertionError(f"the container stopped before it was ready:\n{self.logs()}")
-            try:
-                answer = httpx.get(f"{self.base_url}/readyz", timeout=2.0, trust_env=False)
-                if answer.status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"not ready within {READY_TIMEOUT} s:\n{self.logs()}")
+        wait_ready(
+            self.base_url,
+            exited=lambda: None if self.running() else "the container stopped",
+            log=self.logs,
+        )
 
     def exit_code(self, *, timeout: float) -> int:
         """`engine wait`: the exit code once the container has stopped."""

@@ -38,6 +38,7 @@ class SQLiteStore:
             self._writer.start()
             await self._writer.submit(_migrate)
         except StoreUnavailable as exc:
+            self._writer.stop()  # a store that failed to open leaves no thread behind
             if not isinstance(exc.__cause__, sqlite3.Error):
                 raise
             raise StoreUnavailable(open_failure(self.path, exc.__cause__)) from exc.__cause__

@@ -243,7 +243,7 @@ def test_the_hardened_container_serves_stops_gracefully_and_keeps_its_state(
     for generation_id in ("gen-container-1", "gen-in-flight"):
         repeat = post_failure(again, generation_id)
         assert (repeat.status_code, repeat.json()) == (202, {"status": "duplicate"})
-    engine.run("stop", "--time", str(int(GRACE)), again.name, timeout=GRACE + 30)
+    engine.run("stop", "-t", str(int(GRACE)), again.name, timeout=GRACE + 30)
     assert again.exit_code(timeout=30) == 0, again.logs()
 
 

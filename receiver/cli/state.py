@@ -152,7 +152,7 @@ def _outbox_retry(args: argparse.Namespace) -> int:
 
 def _store_stats(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    for table in _with_store(settings, lambda s: s.read(retention.stats)):
+    for table in with_store(settings, lambda s: s.read(retention.stats)):
         print(
             json.dumps(
                 {
@@ -169,7 +169,7 @@ def _store_stats(args: argparse.Namespace) -> int:
 def _store_prune(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     policy = settings.retention.policy()
-    report = _with_store(
+    report = with_store(
         settings, lambda s: prune_once(s, policy, now=time.time(), dry_run=args.dry_run)
     )
     verb = "would delete" if args.dry_run else "deleted"

@@ -12,7 +12,11 @@ PORT ?= 8000
 # Linted YAML: the deployment files, and the example configurations when there are any.
 YAML_FILES := .yamllint deploy $(wildcard config/*.yaml config/*.yml)
 
-.PHONY: run test quick lint typecheck unit bench docs clean
+IMAGE ?= failwatch:local
+# Python outside the package: the image's health check.
+SCRIPTS := deploy/healthcheck.py
+
+.PHONY: run test quick lint typecheck unit bench docs image image-test clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -26,8 +30,8 @@ run: $(STAMP)
 	$(VENV)/bin/failwatch serve --host $(HOST) --port $(PORT) $(if $(FAILWATCH_WEBHOOK_SECRET),,--insecure-no-auth)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check receiver tests
-	$(VENV)/bin/ruff format --check receiver tests
+	$(VENV)/bin/ruff check receiver tests $(SCRIPTS)
+	$(VENV)/bin/ruff format --check receiver tests $(SCRIPTS)
 	$(VENV)/bin/hadolint deploy/Dockerfile
 	$(VENV)/bin/yamllint --strict $(YAML_FILES)
 	$(VENV)/bin/lint-imports --no-cache
@@ -47,6 +51,16 @@ quick: $(STAMP)
 # The README's configuration reference, regenerated from the settings model.
 docs: $(STAMP)
 	$(VENV)/bin/python -m receiver.cli.docs
+
+# The container image, built by podman or Docker (the first that answers), on the
+# Dockerfile's base image or BASE_IMAGE; where the base can't be pulled, on one made from
+# Debian's packages. Needs no venv: the builder is standard-library Python.
+image:
+	$(PYTHON) -m tests.deploy.container --tag $(IMAGE) $(if $(BASE_IMAGE),--base $(BASE_IMAGE))
+
+# Builds the image and runs it hardened, with SQLite and with PostgreSQL state.
+image-test: $(STAMP)
+	$(VENV)/bin/pytest -q tests/deploy/test_container.py $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m tests.bench.run $(BENCH_ARGS)

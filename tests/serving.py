@@ -44,6 +44,30 @@ def clean_environment(**variables: str) -> dict[str, str]:
     return env
 
 
+def wait_ready(
+    url: str,
+    *,
+    exited: Callable[[], str | None],
+    log: Callable[[], str],
+    timeout: float = READY_TIMEOUT,
+) -> None:
+    """Poll `url`/readyz until it answers 200. `exited()` says why the server is gone (None
+    while it runs), so a server that dies fails at once, with its `log()`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        gone = exited()
+        if gone is not None:
+            raise AssertionError(f"{gone} before it was ready:\n{log()}")
+        try:
+            ready = httpx.get(f"{url}/readyz", timeout=2.0, trust_env=False)
+            if ready.status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"failwatch was not ready within {timeout} s:\n{log()}")
+
+
 @dataclass(slots=True)
 class Server:
     process: subprocess.Popen[bytes]
@@ -70,21 +94,12 @@ class Server:
 
     def wait_ready(self, *, timeout: float = READY_TIMEOUT) -> None:
         """Poll `/readyz` until it answers 200; fail early if the process dies."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(
-                    f"failwatch exited with {self.process.returncode} before it was ready:\n"
-                    + self.log()
-                )
-            try:
-                ready = httpx.get(f"{self.url}/readyz", timeout=2.0, trust_env=False)
-                if ready.status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"failwatch was not ready within {timeout} s:\n{self.log()}")
+
+        def exited() -> str | None:
+            code = self.process.poll()
+            return None if code is None else f"failwatch exited with {code}"
+
+        wait_ready(self.url, exited=exited, log=self.log, timeout=timeout)
 
     def stop(self, *, timeout: float = STOP_TIMEOUT) -> int:
         """SIGTERM, then the exit code (AssertionError if it outlives `timeout`)."""

@@ -14,11 +14,13 @@ from receiver.cli import send_test as cli_send_test
 from receiver.cli import state as cli_state
 from receiver.cli import supabase as cli_supabase
 from receiver.config.settings import HttpSettings, Settings, load_settings
-from receiver.errors import ConfigError
+from receiver.errors import ConfigError, StoreUnavailable
 
 if TYPE_CHECKING:
     import uvicorn
     from starlette.types import ASGIApp
+
+    from receiver.store import Store
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,6 +92,10 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    problem = _state_problem(settings)
+    if problem is not None:
+        print(f"failwatch: {problem}", file=sys.stderr)
+        return 1
     app = create_app(settings)
     closed = app.state.services.metrics.connections_closed
     server = uvicorn.Server(
@@ -108,6 +114,21 @@ def _serve(args: argparse.Namespace) -> int:
     gc.freeze()
     _run_until_stopped(server)
     return 0
+
+
+def _state_problem(settings: Settings) -> str | None:
+    """Open the state store once before listening, and say in one line why it can't be
+    (an unwritable directory, a corrupt file, an unreachable server) rather than leave it
+    to a traceback from inside the server's start-up."""
+
+    async def nothing(store: Store) -> None:
+        return None
+
+    try:
+        cli_state.with_store(settings, nothing)
+    except StoreUnavailable as exc:
+        return str(exc)
+    return None
 
 
 def server_config(

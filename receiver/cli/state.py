@@ -74,7 +74,9 @@ def register(commands: Any, config_option: Callable[[argparse.ArgumentParser], N
     prune.set_defaults(handler=_store_prune)
 
 
-def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+def with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the configured state store, run `work` on it, close it."""
+
     async def run() -> T:
         store = open_store(
             settings.state_url.get_secret_value(), schema=settings.state_schema, pool_size=2
@@ -101,7 +103,7 @@ def _silence_add(args: argparse.Namespace) -> int:
     except (ValueError, ValidationError) as exc:
         print(f"failwatch: {_first_line(exc)}", file=sys.stderr)
         return 2
-    created = _with_store(
+    created = with_store(
         settings,
         lambda s: silences.create(s, request, now=time.time(), max_running=settings.max_silences),
     )
@@ -112,7 +114,7 @@ def _silence_add(args: argparse.Namespace) -> int:
 def _silence_list(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     now = time.time()
-    found = _with_store(settings, lambda s: silences.listing(s, include_expired=args.all, now=now))
+    found = with_store(settings, lambda s: silences.listing(s, include_expired=args.all, now=now))
     for silence in found:
         print(json.dumps(silence.describe(now=now)))
     return 0
@@ -120,7 +122,7 @@ def _silence_list(args: argparse.Namespace) -> int:
 
 def _silence_expire(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    done = _with_store(settings, lambda s: silences.expire(s, args.id, now=time.time()))
+    done = with_store(settings, lambda s: silences.expire(s, args.id, now=time.time()))
     if not done:
         print(f"failwatch: no running silence {args.id}", file=sys.stderr)
         return 1
@@ -131,7 +133,7 @@ def _silence_expire(args: argparse.Namespace) -> int:
 def _outbox_list(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     status = None if args.status == "all" else args.status
-    rows = _with_store(
+    rows = with_store(
         settings,
         lambda s: s.read(lambda tx: outbox.list_rows(tx, status=status, limit=args.limit)),
     )
@@ -143,7 +145,7 @@ def _outbox_list(args: argparse.Namespace) -> int:
 def _outbox_retry(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     ids = list(args.ids) or None
-    count = _with_store(
+    count = with_store(
         settings,
         lambda s: s.write(lambda tx: outbox.requeue_dead(tx, ids, now=time.time())),
     )
@@ -153,7 +155,7 @@ def _outbox_retry(args: argparse.Namespace) -> int:
 
 def _store_stats(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    for table in _with_store(settings, lambda s: s.read(retention.stats)):
+    for table in with_store(settings, lambda s: s.read(retention.stats)):
         print(
             json.dumps(
                 {
@@ -170,7 +172,7 @@ def _store_stats(args: argparse.Namespace) -> int:
 def _store_prune(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     policy = settings.retention.policy()
-    report = _with_store(
+    report = with_store(
         settings, lambda s: prune_once(s, policy, now=time.time(), dry_run=args.dry_run)
     )
     verb = "would delete" if args.dry_run else "deleted"

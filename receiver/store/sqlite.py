@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -30,9 +31,17 @@ class SQLiteStore:
         self._readers = Readers(path)
 
     async def open(self) -> None:
-        await asyncio.to_thread(_prepare, self.path)
-        self._writer.start()
-        await self._writer.submit(_migrate)
+        """Open the file and bring its schema up to date. A file that cannot be opened is
+        a `StoreUnavailable` whose message is one line saying what to fix."""
+        try:
+            await asyncio.to_thread(_prepare, self.path)
+            self._writer.start()
+            await self._writer.submit(_migrate)
+        except StoreUnavailable as exc:
+            self._writer.stop()  # a store that failed to open leaves no thread behind
+            if not isinstance(exc.__cause__, sqlite3.Error):
+                raise
+            raise StoreUnavailable(open_failure(self.path, exc.__cause__)) from exc.__cause__
 
     async def close(self) -> None:
         self._writer.stop()
@@ -68,6 +77,55 @@ def _prepare(path: str) -> None:
         incremental_vacuum_on(path)
     except sqlite3.Error as exc:
         raise StoreUnavailable(f"sqlite: {exc}") from exc
+
+
+def open_failure(path: str, error: sqlite3.Error) -> str:
+    """What to say when the file at `path` cannot be opened, looking at its directory."""
+    directory = os.path.dirname(os.path.abspath(path))
+    return open_failure_message(
+        path,
+        directory,
+        error=str(error),
+        corrupt=getattr(error, "sqlite_errorname", "") in _CORRUPT,
+        directory_exists=os.path.isdir(directory),
+        directory_writable=os.access(directory, os.W_OK),
+        uid=os.geteuid(),
+    )
+
+
+# SQLite's names for a file that is not a database, or one whose pages are damaged.
+_CORRUPT = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})
+
+
+def open_failure_message(
+    path: str,
+    directory: str,
+    *,
+    error: str,
+    corrupt: bool,
+    directory_exists: bool,
+    directory_writable: bool,
+    uid: int,
+) -> str:
+    """One line naming the file or directory and what to do. The directory comes first:
+    SQLite in WAL mode creates files next to the database, so even an intact, writable
+    database cannot be opened in a directory that is not writable."""
+    if not directory_exists:
+        return (
+            f"the state directory {directory} does not exist: create it, or point "
+            "FAILWATCH_STATE_URL at another file"
+        )
+    if not directory_writable:
+        return (
+            f"the state directory {directory} is not writable (uid {uid}): mount a writable "
+            "volume there, or point FAILWATCH_STATE_URL at a writable directory"
+        )
+    if corrupt:
+        return (
+            f"{path} is not a usable SQLite database ({error}): restore it from a backup, "
+            "or move it and its -wal and -shm files aside to start with an empty state"
+        )
+    return f"cannot open the SQLite state {path}: {error}"
 
 
 def _snapshot(conn: sqlite3.Connection, work: Callable[[Tx], T]) -> T:

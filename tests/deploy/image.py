@@ -1,7 +1,7 @@
 """Build `deploy/Dockerfile` without a Docker engine: run its steps in a directory.
 
 The container's file system is a temporary directory (`root`): every absolute path the
-Dockerfile names (WORKDIR, VOLUME, COPY destinations and `--from` sources, path-valued
+Dockerfile names (WORKDIR, COPY destinations and `--from` sources, path-valued
 ENV) is moved under it, everywhere it appears. The builder stage's RUN commands run as
 written, with two stand-ins, both stated here: the host's Python plays the base image's,
 and the worktree's uv (the Makefile's, whose version must equal the Dockerfile's pin)
@@ -43,7 +43,6 @@ class Image:
     workdir: Path | None = None
     user: str | None = None
     uid_created: int | None = None
-    volumes: list[str] = field(default_factory=list)
     exposed: list[int] = field(default_factory=list)
     stop_signal: str | None = None
     healthcheck: list[str] = field(default_factory=list)
@@ -75,8 +74,8 @@ def container_paths(stages: list[Stage]) -> set[str]:
     found: set[str] = set()
     for stage in stages:
         for instruction in stage.instructions:
-            if instruction.keyword in ("WORKDIR", "VOLUME"):
-                found.update(_words(instruction))
+            if instruction.keyword == "WORKDIR":
+                found.add(instruction.arguments)
             elif instruction.keyword == "COPY":
                 words = shlex.split(instruction.arguments)
                 found.add(words[-1])
@@ -85,12 +84,6 @@ def container_paths(stages: list[Stage]) -> set[str]:
             elif instruction.keyword == "ENV":
                 found.update(v for v in assignments(instruction, {}).values() if _ABSOLUTE.match(v))
     return {p for p in found if p.startswith("/") and p != "/"}
-
-
-def _words(instruction: Instruction) -> list[str]:
-    if instruction.arguments.startswith("["):
-        return instruction.exec_form()
-    return shlex.split(instruction.arguments)
 
 
 def build(
@@ -110,7 +103,7 @@ def build(
     paths = PathMap(root, container_paths(stages))
     image = Image(root=root)
     _run_builder(builder, paths, image, context, host_env, python, uv, timeout)
-    _assemble_final(final, builder, paths, image, host_env)
+    _assemble_final(final, builder, paths, image, context, host_env)
     return image
 
 
@@ -201,6 +194,7 @@ def _assemble_final(
     builder: Stage,
     paths: PathMap,
     image: Image,
+    context: Path,
     host_env: Mapping[str, str],
 ) -> None:
     if stage.base != builder.base:
@@ -212,8 +206,12 @@ def _assemble_final(
         keyword = instruction.keyword
         if keyword == "RUN":
             _final_setup(instruction, text, image)
+        elif keyword == "COPY" and "from" not in instruction.flags:
+            *sources, destination = shlex.split(text)
+            _copy_from_context(context, DockerIgnore.of(context), sources, Path(destination))
+            copied.append(Path(destination))
         elif keyword == "COPY":
-            if instruction.flags.get("from") != builder.name:
+            if instruction.flags["from"] != builder.name:
                 raise AssertionError(
                     f"line {instruction.line}: the final stage copies only from the builder"
                 )
@@ -228,10 +226,6 @@ def _assemble_final(
             workdir = workdir / text
             workdir.mkdir(parents=True, exist_ok=True)
             image.workdir = workdir
-        elif keyword == "VOLUME":
-            for volume in _words(_with(instruction, text)):
-                Path(volume).mkdir(parents=True, exist_ok=True)
-                image.volumes.append(volume)
         elif keyword == "USER":
             image.user = instruction.arguments
         elif keyword == "EXPOSE":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -13,6 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 KUBERNETES = DEPLOY / "kubernetes"
 DOCKERFILE = DEPLOY / "Dockerfile"
+HEALTHCHECK = DEPLOY / "healthcheck.py"
 
 
 def kubernetes() -> dict[str, dict[str, Any]]:
@@ -34,6 +37,16 @@ def compose() -> dict[str, Any]:
 
 def dockerfile() -> list[Stage]:
     return parse_dockerfile(DOCKERFILE.read_text(encoding="utf-8"))
+
+
+def load_script(path: Path) -> ModuleType:
+    """A standalone Python script of the image (not part of the package), as a module."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None, path
+    assert spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def failwatch_container(manifests: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -10,19 +10,18 @@ next start serves again on the same file and delivers the notification it still 
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.deploy.graceful import failure_body, in_flight_across_stop
 from tests.deploy.manifests import shutdown_budget_seconds
 from tests.serving import Server, clean_environment, free_port, running
 from tests.standins.slack import SlackStandIn
@@ -34,27 +33,8 @@ HEADERS = {"x-supabase-webhook-source": SECRET, "content-type": "application/jso
 CLIENTS = 48  # concurrent connections, like pg_net's worker sending a burst
 STOP_AFTER = 400  # accepted failures before SIGTERM: well into the burst
 BURST = 20_000  # more than can be sent before the stop, so the load never runs dry
-STOP_NOTICED_WITHIN = 10.0  # seconds from SIGTERM until new connections are refused
-HOLD_AFTER_STOP = 1.0  # seconds the in-flight request's body is held after the stop began
 # The time Kubernetes gives the process after its preStop sleep, before SIGKILL.
 GRACE = shutdown_budget_seconds()
-
-
-def failure_body(generation_id: str) -> bytes:
-    return json.dumps(
-        {
-            "type": "UPDATE",
-            "table": "generations",
-            "schema": "public",
-            "record": {
-                "id": generation_id,
-                "status": "failed",
-                "model_id": "flux-pro",
-                "parameters": {"error": f"Rate limit exceeded (429) for {generation_id}"},
-            },
-            "old_record": {"id": generation_id, "status": "processing"},
-        }
-    ).encode()
 
 
 @dataclass
@@ -82,30 +62,6 @@ async def _client(client: httpx.AsyncClient, ids: list[str], tally: Tally) -> No
             tally.other[answer.status_code] = tally.other.get(answer.status_code, 0) + 1
 
 
-async def _held_body(
-    first: bytes, rest: bytes, sent: asyncio.Event, release: asyncio.Event
-) -> AsyncIterator[bytes]:
-    yield first
-    sent.set()
-    await release.wait()
-    yield rest
-
-
-async def refusing_connections(base_url: str) -> None:
-    """Wait until a new connection is refused or dropped unanswered: the server has begun
-    its shutdown (uvicorn closes the listener and asks open connections to finish in one
-    step), so the requests in flight are now the ones it must finish."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=1.0, trust_env=False) as probe:
-        while True:
-            try:
-                await probe.get("/healthz", headers={"connection": "close"})
-            except httpx.TimeoutException:
-                continue
-            except httpx.TransportError:
-                return
-            await asyncio.sleep(0.01)
-
-
 async def load_then_sigterm(server: Server) -> tuple[Tally, httpx.Response, float]:
     """The burst, SIGTERM in the middle of it, and one request in flight across the stop."""
     tally = Tally()
@@ -122,30 +78,9 @@ async def load_then_sigterm(server: Server) -> tuple[Tally, httpx.Response, floa
             await asyncio.sleep(0.005)
 
         # One request whose headers are in but whose body is not: in flight at the stop.
-        body = failure_body("gen-in-flight")
-        sent, release = asyncio.Event(), asyncio.Event()
-        in_flight = asyncio.create_task(
-            client.post(
-                "/webhooks/supabase",
-                content=_held_body(body[:20], body[20:], sent, release),
-                headers=HEADERS,
-            )
+        held_answer, stopped_at = await in_flight_across_stop(
+            client, headers=HEADERS, stop=lambda: server.process.send_signal(signal.SIGTERM)
         )
-        await sent.wait()
-        # A later request answered on another connection: by then the server has read the
-        # held request's headers (both arrived at the same listener, in this order).
-        async with httpx.AsyncClient(base_url=server.url, trust_env=False) as other:
-            assert (await other.get("/healthz")).status_code == 200
-
-        server.process.send_signal(signal.SIGTERM)
-        stopped_at = time.monotonic()
-        async with asyncio.timeout(STOP_NOTICED_WITHIN):
-            await refusing_connections(server.url)
-        # Keep it in flight well into the shutdown (uvicorn itself pauses 0.1 s before it
-        # starts to wait for requests), so only a graceful server can still answer it.
-        await asyncio.sleep(HOLD_AFTER_STOP)
-        release.set()
-        held_answer = await in_flight
         await asyncio.gather(*workers)
     return tally, held_answer, stopped_at
 

@@ -146,7 +146,7 @@ async def test_a_store_never_opened_is_unavailable(tmp_path: Path) -> None:
 
 async def test_a_file_that_cannot_be_created_is_unavailable(tmp_path: Path) -> None:
     unopenable = SQLiteStore(str(tmp_path / "missing-dir" / "failwatch.db"))
-    with pytest.raises(StoreUnavailable, match="sqlite"):
+    with pytest.raises(StoreUnavailable, match=r"state directory .*/missing-dir does not exist"):
         await unopenable.open()
     await unopenable.close()
 
@@ -155,9 +155,23 @@ async def test_a_file_that_is_not_a_database_is_unavailable(tmp_path: Path) -> N
     path = tmp_path / "failwatch.db"
     path.write_bytes(b"this is not SQLite, it is a text file " * 200)
     broken = SQLiteStore(str(path))
-    with pytest.raises(StoreUnavailable, match="sqlite"):
+    with pytest.raises(StoreUnavailable, match="is not a usable SQLite database"):
         await broken.open()
     await broken.close()
+
+
+async def test_a_failed_open_leaves_no_writer_thread(tmp_path: Path) -> None:
+    """Here the file opens but its schema can't be brought up to date (someone else's
+    table of the same name), so the writer thread is already running when open fails."""
+    path = tmp_path / "failwatch.db"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE failures (someone_elses INTEGER)")
+        conn.commit()
+    foreign = SQLiteStore(str(path))
+    with pytest.raises(StoreUnavailable, match=f"cannot open the SQLite state {path}: "):
+        await foreign.open()
+    writers = [t for t in threading.enumerate() if t.name == "failwatch-sqlite-writer"]
+    assert writers == []
 
 
 async def test_one_bad_write_does_not_take_its_batch_down(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ async def receive_webhook(request: Request) -> Response:
             body,
             schema=settings.source_schema,
             table=settings.source_table,
-            rules=settings.classifier.rules,
+            classifier=settings.classifier.classifier,
             include_prompt=settings.include_prompts,
         )
     except NotJSONError as exc:

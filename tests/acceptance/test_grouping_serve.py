@@ -24,6 +24,8 @@ pytestmark = pytest.mark.acceptance
 HEADER = re.compile(r"(?P<count>\d+) failures? · (?P<group>.+)$")
 TOP_ERROR = re.compile(r"(?P<count>\d+)\u00d7 ")
 ADMIN = {"Authorization": "Bearer admin-token-for-tests"}
+
+
 def burst_error(i: int) -> tuple[str, dict[str, str]]:
     """The i-th failure of the burst: real-shaped texts whose ids, durations and steps
     hold "429", which the guide's '%429%' took for a rate limit."""
@@ -110,9 +112,9 @@ def test_a_burst_of_1000_over_4_groups_is_4_messages(tmp_path: Path, slack: Slac
     assert totals(slack) == {group: 250 for _, group in BURST_GROUPS.values()}
     assert len(slack.calls) == 4  # four posts: no update, no flood
     # Each group's failures differ only in ids and numbers: one error, 250 times.
-    for message in slack.messages.values():
-        text = "\n".join(json.dumps(block, ensure_ascii=False) for block in message.blocks)
-        assert [int(m["count"]) for m in TOP_ERROR.finditer(text)] == [250], message.header
+    for posted in slack.messages.values():
+        text = "\n".join(json.dumps(block, ensure_ascii=False) for block in posted.blocks)
+        assert [int(m["count"]) for m in TOP_ERROR.finditer(text)] == [250], posted.header
 
 
 def _silence(client: httpx.Client, matcher: str) -> str:

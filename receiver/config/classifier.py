@@ -24,7 +24,16 @@ from __future__ import annotations
 
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    PrivateAttr,
+    WithJsonSchema,
+    model_validator,
+)
 
 from receiver.engine.patterns import PatternError, UserPattern, compile_user_pattern
 from receiver.intake.classify import STUCK, UNKNOWN, Classifier, Rule
@@ -35,6 +44,27 @@ CATEGORY_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 
 _Code = Annotated[str, Field(min_length=1, max_length=100)]
 _Text = Annotated[str, Field(min_length=1, max_length=200)]
+_MAX_REGEX = 1000
+
+
+def _compiled(value: object) -> UserPattern:
+    if isinstance(value, UserPattern):
+        return value
+    if not isinstance(value, str) or not value or len(value) > _MAX_REGEX:
+        raise ValueError(f"expected a regular expression of 1 to {_MAX_REGEX} characters")
+    try:
+        return compile_user_pattern(value, ignore_case=True)
+    except PatternError as exc:
+        raise ValueError(str(exc)) from None
+
+
+# Compiled while the configuration loads, so a bad pattern is refused with its key named.
+_Regex = Annotated[
+    UserPattern,
+    PlainValidator(_compiled),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string"}),
+]
 
 
 class ClassifierRule(BaseModel):
@@ -48,18 +78,7 @@ class ClassifierRule(BaseModel):
     statuses: tuple[Annotated[int, Field(ge=100, le=599)], ...] = ()
     error_types: tuple[_Text, ...] = ()
     message_contains: tuple[_Text, ...] = ()
-    message_regex: str | None = Field(None, min_length=1, max_length=1000)
-    _pattern: UserPattern | None = PrivateAttr(default=None)
-
-    @field_validator("message_regex")
-    @classmethod
-    def _runs_in_re2(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                compile_user_pattern(value, ignore_case=True)
-            except PatternError as exc:
-                raise ValueError(str(exc)) from None
-        return value
+    message_regex: _Regex | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -75,8 +94,6 @@ class ClassifierRule(BaseModel):
             )
         if self.category in (UNKNOWN, STUCK):
             raise ValueError(f"{self.category!r} is assigned by failwatch itself")
-        if self.message_regex is not None:
-            self._pattern = compile_user_pattern(self.message_regex, ignore_case=True)
         return self
 
     def rule(self) -> Rule:
@@ -87,7 +104,7 @@ class ClassifierRule(BaseModel):
             statuses=self.statuses,
             error_types=self.error_types,
             phrases=self.message_contains,
-            pattern=self._pattern,
+            pattern=self.message_regex,
         )
 
 

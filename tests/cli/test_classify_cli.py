@@ -56,30 +56,27 @@ def test_classify_refuses_a_status_that_is_not_one(
     assert "expected an HTTP status from 100 to 599" in capsys.readouterr().err
 
 
+def check_config_with(tmp_path: Path, examples: str) -> int:
+    config = tmp_path / "failwatch.yaml"
+    config.write_text(f"classifier:\n  examples:\n{examples}", encoding="utf-8")
+    return main(["check-config", "--config", str(config)])
+
+
+GOOD_EXAMPLE = "    - {message: 'Request failed with status code 429', category: rate_limit}\n"
+
+
 def test_check_config_passes_when_the_examples_hold(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = tmp_path / "failwatch.yaml"
-    config.write_text(
-        "classifier:\n  examples:\n"
-        "    - {message: 'Request failed with status code 429', category: rate_limit}\n",
-        encoding="utf-8",
-    )
-    assert main(["check-config", "--config", str(config)]) == 0
+    assert check_config_with(tmp_path, GOOD_EXAMPLE) == 0
     assert "1 classifier examples hold" in capsys.readouterr().out
 
 
 def test_check_config_fails_on_an_example_that_gets_another_category(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = tmp_path / "failwatch.yaml"
-    config.write_text(
-        "classifier:\n  examples:\n"
-        "    - {message: 'Request failed with status code 429', category: rate_limit}\n"
-        "    - {message: 'GPU pool empty', category: provider_unavailable}\n",
-        encoding="utf-8",
-    )
-    assert main(["check-config", "--config", str(config)]) == 1
+    bad = "    - {message: 'GPU pool empty', category: provider_unavailable}\n"
+    assert check_config_with(tmp_path, GOOD_EXAMPLE + bad) == 1
     captured = capsys.readouterr()
     assert "configuration ok" not in captured.out
     assert captured.err.strip() == (

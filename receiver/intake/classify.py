@@ -95,7 +95,6 @@ _WORD = re.compile(r"\w+")
 # (/status/429), an amount ($429) or a percentage.
 _STATUS = re.compile(r"[1-5](?<![\w.,:/$#%+\-][1-5])\d\d(?![\w%]|[.,:/\-]\d)")
 _TRACEBACK = "Traceback (most recent call last)"
-_NOTHING: list[tuple[int, str]] = []
 
 
 class Classifier:
@@ -109,15 +108,19 @@ class Classifier:
         self.rules = tuple(rules)
         self._codes: dict[str, int] = {}
         self._code_prefixes: list[tuple[str, int]] = []
-        self._code_words: dict[str, int] = {}
-        self._after_word: dict[str, list[tuple[int, str]]] = {}
-        self._word_starts: dict[str, list[tuple[int, str]]] = {}
+        # A word of the message, or its first three letters, → what is filed under it,
+        # by rule order: (order, None) for a code that is this very word, (order, phrase)
+        # for a phrase starting with this word, or a one-word phrase starting with these
+        # three letters ("throttl" finds "throttled").
+        self._by_word: dict[str, list[tuple[int, str | None]]] = {}
         self._anywhere: list[tuple[int, str]] = []
         self._patterns: list[tuple[int, SearchPattern]] = []
         self._statuses: dict[int, int] = {}
         self._types: dict[str, int] = {}
         for order, rule in enumerate(self.rules):
             self._index(order, rule)
+        for filed in self._by_word.values():
+            filed.sort(key=lambda entry: entry[0])
 
     def __eq__(self, other: object) -> bool:
         # A classifier is its rules (settings loaded twice compare equal).
@@ -133,7 +136,7 @@ class Classifier:
             else:
                 self._codes.setdefault(code, order)
             if _WORD.fullmatch(code):
-                self._code_words.setdefault(code, order)
+                self._by_word.setdefault(code, []).append((order, None))
             else:
                 self._file_phrase(order, code)
         for phrase in rule.phrases:
@@ -149,10 +152,10 @@ class Classifier:
         first = _WORD.match(phrase)
         if first is None:  # starts with punctuation: looked for anywhere
             self._anywhere.append((order, phrase))
-        elif first.end() < len(phrase) or len(phrase) < 3:
-            self._after_word.setdefault(first.group(), []).append((order, phrase))
+        elif first.end() < len(phrase) or len(phrase) <= 3:
+            self._by_word.setdefault(first.group(), []).append((order, phrase))
         else:
-            self._word_starts.setdefault(phrase[:3], []).append((order, phrase))
+            self._by_word.setdefault(phrase[:3], []).append((order, phrase))
 
     def classify(self, details: ErrorDetails) -> Verdict:
         if details.code:
@@ -188,18 +191,25 @@ class Classifier:
     def _by_message(self, text: str) -> tuple[int, str] | None:
         folded = text.casefold()
         best: tuple[int, str] | None = None
-        after_word = self._after_word.get
-        word_starts = self._word_starts.get
-        code_words = self._code_words.get
+        by_word = self._by_word.get
         # Distinct words in the order of the message, so that among phrases of one rule
         # the evidence shown is the first in the text, whatever the hash seed.
         for word in dict.fromkeys(_WORD.findall(folded)):
-            order = code_words(word)
-            if order is not None and (best is None or order < best[0]):
-                best = (order, word)
-            for order, phrase in after_word(word, _NOTHING) + word_starts(word[:3], _NOTHING):
-                if (best is None or order < best[0]) and _at_word_start(folded, phrase):
+            for order, phrase in by_word(word, ()):
+                if best is not None and order >= best[0]:
+                    break
+                if phrase is None or _at_word_start(folded, phrase):
+                    best = (order, phrase or word)
+                    break
+            if len(word) <= 3:
+                continue
+            for order, phrase in by_word(word[:3], ()):
+                if best is not None and order >= best[0]:
+                    break
+                # Under three letters only phrases: a code must be the whole word.
+                if phrase is not None and _at_word_start(folded, phrase):
                     best = (order, phrase)
+                    break
         for order, phrase in self._anywhere:
             if (best is None or order < best[0]) and phrase in folded:
                 best = (order, phrase)

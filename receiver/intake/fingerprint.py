@@ -27,7 +27,8 @@ _ID_PREFIXES = (
     "|file|tok|hf|r8|fal|asst|thread|call|batch|ft|resp|img|evt|acct|task|trace|span|cus|sub"
 )
 _TIME_UNIT = r"(?:ms|us|µs|ns|s|sec|secs|seconds?|m|min|mins|minutes?|h|hrs?|hours?|d|days?)"
-_SIZE_UNIT = r"(?:b|bytes?|kb|kib|mb|mib|gb|gib|tb|tib)"
+# Not a bare "b": "00000b" is a hex id as much as a size.
+_SIZE_UNIT = r"(?:bytes?|kb|kib|mb|mib|gb|gib|tb|tib)"
 # What separates runs: white space, quotes, brackets, commas and semicolons.
 _SEPARATORS = "\\s\"'`()\\[\\]{}<>,;"
 
@@ -65,10 +66,11 @@ _PIECES = re.compile(
             r"(?P<ts>\b\d{4}-\d{2}-\d{2}(?:[t ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
             r"(?:z|[+-]\d{2}:?\d{2})?)?\b|\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?(?:z\b)?)",
             rf"(?P<key>\b(?:{_ID_PREFIXES})[-_](?=[\w*-]*\d)[\w*-]{{4,}})",
+            # 0x-prefixed, or six or more hex digits mixing letters and digits ("10000d"
+            # too: an id rather than ten thousand days).
+            r"(?P<hex>\b0x[0-9a-f]+\b|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,}\b)",
             rf"(?P<duration>\b\d+(?:\.\d+)? ?{_TIME_UNIT}(?:\d+(?:\.\d+)?{_TIME_UNIT})*\b)",
             rf"(?P<size>\b\d+(?:\.\d+)? ?{_SIZE_UNIT}\b)",
-            # 0x-prefixed, or six or more hex digits mixing letters and digits.
-            r"(?P<hex>\b0x[0-9a-f]+\b|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,}\b)",
             # Ten or more letters and digits, mixed: "21m00Tcm4TlvDq8ikWAM".
             r"(?P<id>\b(?=[a-z]*\d)(?=\d*[a-z])[a-z0-9]{10,}\b)",
             r"(?P<num>\d+(?:\.\d+)?)",

@@ -92,7 +92,7 @@ def error_details(record: Mapping[str, Any]) -> ErrorDetails:
         context = {}
     error = row_text(parameters, "error")
     context_message = row_text(context, "message")
-    code = row_text(context, "code") or None
+    code = (row_text(context, "code") or None) if "code" in context else None
     status = _http_status(context)
     if status is None and code is not None:
         # Some SDKs put the HTTP status in `code` (Azure OpenAI's "429").
@@ -115,9 +115,10 @@ def _http_status(context: Mapping[str, Any]) -> int | None:
     """The first of errorContext's status fields that holds an HTTP status (100-599);
     gRPC's words ("RESOURCE_EXHAUSTED") and anything else are not one."""
     for key in _STATUS_KEYS:
-        status = _as_status(row_text(context, key))
-        if status is not None:
-            return status
+        if key in context:
+            status = _as_status(row_text(context, key))
+            if status is not None:
+                return status
     return None
 
 

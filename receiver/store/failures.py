@@ -62,9 +62,27 @@ def _failure(r: Row) -> StoredFailure:
     )
 
 
+# The same insert, unless a failure of the same generation and kind is stored already.
+INSERT_FIRST_REPORT = """
+INSERT INTO failures (idempotency_key, generation_id, kind, source, category, fingerprint,
+    message, error_type, model_id, user_id, session_id, occurred_at, labels, received_at,
+    prompt)
+SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+WHERE NOT EXISTS (SELECT 1 FROM failures WHERE generation_id = ? AND kind = ?)
+ON CONFLICT (idempotency_key) DO NOTHING
+"""
+
+
 def insert(tx: Tx, failure: Failure, received_at: float) -> bool:
     """Store `failure` unless its idempotency key is stored already. True if inserted."""
     return tx.execute(INSERT_FAILURE, failure_row(failure, received_at)) == 1
+
+
+def insert_first_report(tx: Tx, failure: Failure, received_at: float) -> bool:
+    """Store `failure` if nothing is stored for its generation and kind (one statement:
+    the common case of a webhook). True if inserted."""
+    row = (*failure_row(failure, received_at), failure.generation_id, failure.kind.value)
+    return tx.execute(INSERT_FIRST_REPORT, row) == 1
 
 
 def latest_report(tx: Tx, generation_id: str, kind: FailureKind) -> StoredReport | None:

@@ -46,6 +46,10 @@ class ErrorDetails:
     timestamp: str | None = None
     context_message: str | None = None
     context_user_id: str | None = None
+    # errorContext.code, and the HTTP status from errorContext.status / statusCode /
+    # httpStatus (or a code that is one): the classifier's strongest signals.
+    code: str | None = None
+    status: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,18 @@ class StoredFailure:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredReport:
+    """The latest failure stored for one generation and kind: what a later report of
+    the same failure is compared with (`engine/occurrence.py`)."""
+
+    seq: int
+    idempotency_key: str
+    message: str
+    error_type: str | None
+    occurred_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class GroupRow:
     """One group's current episode, as stored."""
 

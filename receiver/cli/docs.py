@@ -26,8 +26,9 @@ END = "<!-- config-reference:end -->"
 
 # Sections of the YAML file whose field carries no description of its own.
 _SECTIONS = {
-    "classifier": "ordered rules naming a failure's category, first match wins "
-    "(`rules:` replaces the built-in ones)",
+    "classifier": "rules naming a failure's category (`rules:` replaces the built-in ones; "
+    "`extend_defaults: true` puts them first; `examples:` are checked by `check-config`), "
+    "see Categories",
 }
 
 

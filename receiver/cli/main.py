@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from receiver import __version__
+from receiver.cli import classify as cli_classify
 from receiver.cli import send_test as cli_send_test
 from receiver.cli import state as cli_state
 from receiver.cli import supabase as cli_supabase
@@ -66,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_state.register(commands, _config_option)
     cli_send_test.register(commands, _config_option)
+    cli_classify.register(commands, _config_option)
 
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(handler=lambda args: print(__version__) or 0)
@@ -179,6 +181,11 @@ def _run_until_stopped(server: uvicorn.Server) -> None:
 
 def _check_config(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    mismatches = settings.classifier.mismatches()
+    for mismatch in mismatches:
+        print(f"failwatch: {mismatch}", file=sys.stderr)
+    if mismatches:
+        return 1
     print(f"configuration ok: {_summary(settings)}")
     if args.route:
         labels = {}
@@ -197,7 +204,9 @@ def _check_config(args: argparse.Namespace) -> int:
 def _summary(settings: Settings) -> str:
     parts = [f"state={settings.state_kind()}"]
     parts.append("webhook secret set" if settings.webhook_secrets() else "NO webhook secret")
-    parts.append(f"{len(settings.classifier.rules)} classifier rules")
+    parts.append(f"{len(settings.classifier.classifier.rules)} classifier rules")
+    if settings.classifier.examples:
+        parts.append(f"{len(settings.classifier.examples)} classifier examples hold")
     receivers = settings.receiver_map()
     described = []
     for name, receiver in receivers.items():

@@ -27,12 +27,12 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from receiver.config.addresses import valid_address
+from receiver.config.classifier import ClassifierSettings
 from receiver.config.receivers import EmailConfig, ReceiverConfig, SlackConfig
 from receiver.durations import Duration
 from receiver.engine.retention import DAY, RetentionPolicy
 from receiver.engine.routing import Route, RouteConfig, Timing, build_routes
 from receiver.errors import ConfigError
-from receiver.intake.classify import DEFAULT_RULES, ClassifierRule
 
 ENV_PREFIX = "FAILWATCH_"
 CONFIG_ENV = "FAILWATCH_CONFIG"
@@ -45,12 +45,6 @@ def _comma_list(value: object) -> object:
 
 
 CommaList = Annotated[list[str], NoDecode, BeforeValidator(_comma_list)]
-
-
-class ClassifierSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    rules: tuple[ClassifierRule, ...] = DEFAULT_RULES
 
 
 class DeliverySettings(BaseModel):

@@ -1,10 +1,13 @@
 """Filter: decides whether a webhook call reports a generation that *became* failed.
 
 A failure is an INSERT whose status is `failed`, or an UPDATE whose new status is `failed`
-and whose old status is not (or whose old row was not sent, as in trimmed payloads).
-Everything else — other tables, DELETEs, other statuses, updates of rows that were
-already failed — is acknowledged with a reason, so a misconfigured webhook shows up in
-logs and metrics instead of silently doing nothing.
+and whose old status is not (or whose old row was not sent, as in trimmed payloads). An
+UPDATE of a row already failed that writes its error for the first time is let through
+too: it is the failure's details, reported late, and the store folds it into the failure
+reported first (`loops/record.py`). Everything else — other tables, DELETEs, other
+statuses, other updates of rows that were already failed — is acknowledged with a
+reason, so a misconfigured webhook shows up in logs and metrics instead of silently
+doing nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from receiver.errors import InvalidPayload
+from receiver.intake.ingest import error_details
 from receiver.model import Ignored, Operation, WebhookEvent
 
 FAILED = "failed"
@@ -32,8 +36,18 @@ def became_failed(event: WebhookEvent, *, schema: str, table: str) -> Ignored | 
     if status != FAILED:
         return Ignored("not_failed")
     if event.operation is Operation.UPDATE and _old_status(event.old_record) == FAILED:
+        if _writes_the_error(event.old_record, record):
+            return record
         return Ignored("already_failed")
     return record
+
+
+def _writes_the_error(old_record: Mapping[str, Any] | None, record: Mapping[str, Any]) -> bool:
+    return (
+        old_record is not None
+        and not error_details(old_record).message
+        and bool(error_details(record).message)
+    )
 
 
 def _old_status(old_record: Mapping[str, Any] | None) -> object:

@@ -92,10 +92,38 @@ def error_details(record: Mapping[str, Any]) -> ErrorDetails:
         context = {}
     error = row_text(parameters, "error")
     context_message = row_text(context, "message")
+    code = (row_text(context, "code") or None) if "code" in context else None
+    status = _http_status(context)
+    if status is None and code is not None:
+        # Some SDKs put the HTTP status in `code` (Azure OpenAI's "429").
+        status = _as_status(code)
     return ErrorDetails(
         message=error if error is not None else (context_message or ""),
         error_type=row_text(context, "type") or None,
         timestamp=row_text(context, "timestamp") or None,
         context_message=context_message,
         context_user_id=row_text(context, "userId"),
+        code=code,
+        status=status,
     )
+
+
+_STATUS_KEYS = ("status", "statusCode", "httpStatus")
+
+
+def _http_status(context: Mapping[str, Any]) -> int | None:
+    """The first of errorContext's status fields that holds an HTTP status (100-599);
+    gRPC's words ("RESOURCE_EXHAUSTED") and anything else are not one."""
+    for key in _STATUS_KEYS:
+        if key in context:
+            status = _as_status(row_text(context, key))
+            if status is not None:
+                return status
+    return None
+
+
+def _as_status(text: str | None) -> int | None:
+    if text is None or len(text) != 3 or not text.isdigit() or not text.isascii():
+        return None
+    status = int(text)
+    return status if 100 <= status <= 599 else None

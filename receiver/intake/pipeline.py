@@ -9,11 +9,13 @@ Each stage is a pure function; dropping an event is returning `Ignored`, not rai
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from receiver.errors import InvalidPayload
-from receiver.intake.classify import DEFAULT_RULES, ClassifierRule, classify
+from receiver.intake.classify import STUCK, Classifier, Verdict
+from receiver.intake.classify_rules import DEFAULT_CLASSIFIER
 from receiver.intake.filter import became_failed
 from receiver.intake.fingerprint import fingerprint
 from receiver.intake.ingest import error_details, parse_webhook, row_text
@@ -45,7 +47,7 @@ def process_webhook(
     *,
     schema: str = "public",
     table: str = "generations",
-    rules: Sequence[ClassifierRule] = DEFAULT_RULES,
+    classifier: Classifier = DEFAULT_CLASSIFIER,
     include_prompt: bool = False,
 ) -> Failure | Ignored:
     """A webhook body → the failure it reports, or why it reports none."""
@@ -57,7 +59,7 @@ def process_webhook(
         selected,
         kind=FailureKind.FAILED,
         source=Source.WEBHOOK,
-        rules=rules,
+        classifier=classifier,
         include_prompt=include_prompt,
     )
 
@@ -67,7 +69,7 @@ def failure_from_row(
     *,
     kind: FailureKind,
     source: Source,
-    rules: Sequence[ClassifierRule] = DEFAULT_RULES,
+    classifier: Classifier = DEFAULT_CLASSIFIER,
     include_prompt: bool = False,
 ) -> Failure:
     """Classify and fingerprint one `generations` row (from a webhook or a sweep).
@@ -79,11 +81,18 @@ def failure_from_row(
     if not generation_id:
         raise InvalidPayload("record.id", "missing; expected a string or number")
     details = error_details(record)
-    category = "stuck" if kind is FailureKind.STUCK else classify(details, rules)
     model_id = row_text(record, "model_id")
-    message = clean_text(details.message, _MAX_MESSAGE)
-    if kind is FailureKind.STUCK and not message:
-        message = "Generation stuck in processing"
+    if kind is FailureKind.STUCK:
+        category = STUCK
+        message = clean_text(details.message, _MAX_MESSAGE) or "Generation stuck in processing"
+        digest = fingerprint(category, model_id, message)
+    else:
+        identity = identify(details, model_id, classifier)
+        category, message, digest = (
+            identity.verdict.category,
+            identity.message,
+            identity.fingerprint,
+        )
     labels = _labels(record)
     labels["category"] = category
     error_type = _clean_or_none(details.error_type)
@@ -95,7 +104,7 @@ def failure_from_row(
         kind=kind,
         source=source,
         category=category,
-        fingerprint=fingerprint(category, model_id, message),
+        fingerprint=digest,
         message=message,
         error_type=error_type,
         model_id=labels.get("model_id"),
@@ -105,6 +114,25 @@ def failure_from_row(
         labels=labels,
         prompt=_prompt(record) if include_prompt else None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What a failed generation's error is: its category (and why), its message as
+    stored, and the fingerprint that tells it from other errors."""
+
+    verdict: Verdict
+    message: str
+    fingerprint: str
+
+
+def identify(
+    details: ErrorDetails, model_id: str | None, classifier: Classifier = DEFAULT_CLASSIFIER
+) -> Identity:
+    """Classify and fingerprint an error, as the pipeline and `failwatch classify` do."""
+    verdict = classifier.classify(details)
+    message = clean_text(details.message, _MAX_MESSAGE)
+    return Identity(verdict, message, fingerprint(verdict.category, model_id, message))
 
 
 def _prompt(record: Mapping[str, Any]) -> str | None:

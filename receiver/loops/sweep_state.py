@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from receiver.loops.record import record_failure
 from receiver.model import Failure
 from receiver.store import sweep as stored
 from receiver.store.base import Store
@@ -14,7 +15,7 @@ class StoreSweepState:
         self._store = store
 
     async def record_failure(self, failure: Failure, *, received_at: float) -> bool:
-        return await self._store.record_failure(failure, received_at=received_at)
+        return await self._store.write(lambda tx: record_failure(tx, failure, received_at))
 
     async def acquire_lease(self, name: str, holder: str, *, ttl: float, now: float) -> bool:
         return await self._store.write(

@@ -33,7 +33,8 @@ import psycopg
 
 from receiver.config.settings import Settings
 from receiver.errors import InvalidPayload, SourceTableError, SourceUnavailable, StoreUnavailable
-from receiver.intake.classify import DEFAULT_RULES, ClassifierRule
+from receiver.intake.classify import Classifier
+from receiver.intake.classify_rules import DEFAULT_CLASSIFIER
 from receiver.intake.pipeline import failure_from_row
 from receiver.metrics import Metrics
 from receiver.model import Failure, FailureKind, Source
@@ -78,7 +79,7 @@ class SweepOptions:
     interval: float = 60.0
     schema: str = "public"
     table: str = "generations"
-    rules: tuple[ClassifierRule, ...] = DEFAULT_RULES
+    classifier: Classifier = DEFAULT_CLASSIFIER
     first_lookback: float = 86400.0
     # Rows are stamped when their transaction starts but become visible when it commits;
     # looking back this much further than the last sweep catches the slow ones.
@@ -96,7 +97,7 @@ class SweepOptions:
             interval=settings.sweep_interval,
             schema=settings.source_schema,
             table=settings.source_table,
-            rules=settings.classifier.rules,
+            classifier=settings.classifier.classifier,
             include_prompts=settings.include_prompts,
         )
 
@@ -295,7 +296,7 @@ class Sweeper:
                         row["record"],
                         kind=kind,
                         source=Source.SWEEP,
-                        rules=self._options.rules,
+                        classifier=self._options.classifier,
                         include_prompt=self._options.include_prompts,
                     )
                 )

@@ -149,7 +149,13 @@ class SlackNotifier:
         try:
             await _call(
                 "chat.update",
-                web.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks),
+                web.chat_update(
+                    channel=channel,
+                    ts=ts,
+                    text=message.text,
+                    blocks=message.blocks,
+                    attachments=message.attachments,
+                ),
             )
         except _MessageGone:
             log.warning(
@@ -176,6 +182,7 @@ class SlackNotifier:
                 channel=self._channel,
                 text=message.text,
                 blocks=message.blocks,
+                attachments=message.attachments,
                 unfurl_links=False,
                 unfurl_media=False,
             ),
@@ -192,7 +199,11 @@ class SlackNotifier:
     async def _post_webhook(self, webhook: AsyncWebhookClient, message: SlackMessage) -> None:
         try:
             response = await webhook.send(
-                text=message.text, blocks=message.blocks, unfurl_links=False, unfurl_media=False
+                text=message.text,
+                blocks=message.blocks,
+                attachments=message.attachments,
+                unfurl_links=False,
+                unfurl_media=False,
             )
         except Exception as exc:
             # `from None`: aiohttp errors about this request may quote the URL, a secret.

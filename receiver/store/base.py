@@ -27,7 +27,9 @@ class Store(Protocol):
         """Raise `StoreUnavailable` unless the store can answer right now."""
 
     async def record_failure(self, failure: Failure, *, received_at: float) -> bool:
-        """Store a failure once. True if it is new, False if its key was seen before.
+        """Store a failure once by its idempotency key. True if it is new, False if its key
+        was seen before. (The webhook and the sweeps record through `loops/record.py`,
+        which also folds a later report of a stored failure into it.)
 
         Returns only after the row is durably committed.
         """

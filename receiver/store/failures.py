@@ -8,7 +8,7 @@ import json
 from collections.abc import Collection
 
 from receiver.model import Failure, FailureKind
-from receiver.rows import StoredFailure
+from receiver.rows import StoredFailure, StoredReport
 from receiver.store.tx import Row, Tx
 
 INSERT_FAILURE = """
@@ -59,6 +59,77 @@ def _failure(r: Row) -> StoredFailure:
         received_at=float(r[8]),
         kind=FailureKind(r[9]),
         prompt=r[10],
+    )
+
+
+# The same insert, unless a failure of the same generation and kind is stored already.
+INSERT_FIRST_REPORT = """
+INSERT INTO failures (idempotency_key, generation_id, kind, source, category, fingerprint,
+    message, error_type, model_id, user_id, session_id, occurred_at, labels, received_at,
+    prompt)
+SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+WHERE NOT EXISTS (SELECT 1 FROM failures WHERE generation_id = ? AND kind = ?)
+ON CONFLICT (idempotency_key) DO NOTHING
+"""
+
+
+def insert(tx: Tx, failure: Failure, received_at: float) -> bool:
+    """Store `failure` unless its idempotency key is stored already. True if inserted."""
+    return tx.execute(INSERT_FAILURE, failure_row(failure, received_at)) == 1
+
+
+def insert_first_report(tx: Tx, failure: Failure, received_at: float) -> bool:
+    """Store `failure` if nothing is stored for its generation and kind (one statement:
+    the common case of a webhook). True if inserted."""
+    row = (*failure_row(failure, received_at), failure.generation_id, failure.kind.value)
+    return tx.execute(INSERT_FIRST_REPORT, row) == 1
+
+
+def latest_report(tx: Tx, generation_id: str, kind: FailureKind) -> StoredReport | None:
+    found = tx.fetchone(
+        "SELECT seq, idempotency_key, message, error_type, occurred_at FROM failures"
+        " WHERE generation_id = ? AND kind = ? ORDER BY seq DESC LIMIT 1",
+        (generation_id, kind.value),
+    )
+    if found is None:
+        return None
+    return StoredReport(
+        seq=int(found[0]),
+        idempotency_key=str(found[1]),
+        message=str(found[2]),
+        error_type=found[3],
+        occurred_at=found[4],
+    )
+
+
+# What a later report brings: the message (with the category, fingerprint and labels
+# made from it) when the stored one had none; the type and the time when missing.
+_FILL = """
+UPDATE failures SET
+    category = CASE WHEN message = '' THEN ? ELSE category END,
+    fingerprint = CASE WHEN message = '' THEN ? ELSE fingerprint END,
+    labels = CASE WHEN message = '' THEN ? ELSE labels END,
+    error_type = COALESCE(error_type, ?),
+    occurred_at = COALESCE(occurred_at, ?),
+    message = CASE WHEN message = '' THEN ? ELSE message END
+WHERE seq = ?
+"""
+
+
+def fill(tx: Tx, seq: int, failure: Failure) -> None:
+    """Fill in the failure stored as `seq` with what `failure` adds (see `_FILL`)."""
+    labels = json.dumps(dict(failure.labels), ensure_ascii=False, separators=(",", ":"))
+    tx.execute(
+        _FILL,
+        (
+            failure.category,
+            failure.fingerprint,
+            labels,
+            failure.error_type,
+            failure.occurred_at,
+            failure.message,
+            seq,
+        ),
     )
 
 

@@ -9,12 +9,12 @@ failed in two groups of one category counts once.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from receiver.intake.classify import ClassifierRule, classify
+from receiver.intake.classify import Classifier
 from receiver.intake.ingest import error_details
 
 
@@ -31,15 +31,13 @@ class Breakdown:
     by_model: dict[str | None, Counter[str]]
 
 
-def category_breakdown(
-    groups: Iterable[Mapping[str, Any]], rules: Sequence[ClassifierRule]
-) -> Breakdown:
+def category_breakdown(groups: Iterable[Mapping[str, Any]], classifier: Classifier) -> Breakdown:
     """Fold error groups (model_id, user_id, error, error_type, context_message,
     failures, latest_failure) into per-category and per-model counts."""
     by_category: dict[str, CategoryTally] = {}
     by_model: dict[str | None, Counter[str]] = {}
     for group in groups:
-        category = classify(error_details(_as_record(group)), rules)
+        category = classifier.classify(error_details(_as_record(group))).category
         tally = by_category.setdefault(category, CategoryTally())
         tally.failures += group["failures"]
         if group["user_id"] is not None:

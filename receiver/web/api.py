@@ -166,7 +166,7 @@ async def admin_failure_stats(request: Request) -> Response:
 
     answer = await _ask(source, ask)
     breakdown = category_breakdown(
-        answer.error_groups, services_of(request).settings.classifier.rules
+        answer.error_groups, services_of(request).settings.classifier.classifier
     )
     models = [
         ModelStats(

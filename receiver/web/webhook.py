@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from receiver.errors import BodyTooLarge, InvalidPayload, NotJSONError, StoreUnavailable
 from receiver.intake.pipeline import process_webhook
+from receiver.loops.record import record_failure
 from receiver.model import Failure, Ignored
 from receiver.web.auth import matches_any, presented_secrets
 from receiver.web.context import Services, services_of
@@ -43,7 +44,7 @@ async def receive_webhook(request: Request) -> Response:
             body,
             schema=settings.source_schema,
             table=settings.source_table,
-            rules=settings.classifier.rules,
+            classifier=settings.classifier.classifier,
             include_prompt=settings.include_prompts,
         )
     except NotJSONError as exc:
@@ -61,7 +62,8 @@ async def receive_webhook(request: Request) -> Response:
 
 async def _store(services: Services, started: float, failure: Failure) -> Response:
     try:
-        is_new = await services.store.record_failure(failure, received_at=services.clock())
+        received_at = services.clock()
+        is_new = await services.store.write(lambda tx: record_failure(tx, failure, received_at))
     except StoreUnavailable as exc:
         log.error("state store unavailable", extra={"error": str(exc)})
         return _answer(

@@ -1,9 +1,11 @@
 """Grouping and silences through a real `failwatch serve`: a burst of 1,000 failures over
-4 groups is 4 Slack messages whose counts sum to 1,000; a silence made over the admin API
-holds its model back until it is expired, then the group reports what it held."""
+4 groups is 4 Slack messages, each with the exact count of its group and one error (the
+messages differ only in ids and numbers, many holding "429"); a silence made over the
+admin API holds its model back until it is expired, then the group reports what it held."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -20,13 +22,38 @@ from tests.standins.slack import SlackStandIn
 pytestmark = pytest.mark.acceptance
 
 HEADER = re.compile(r"(?P<count>\d+) failures? · (?P<group>.+)$")
+TOP_ERROR = re.compile(r"(?P<count>\d+)\u00d7 ")
 ADMIN = {"Authorization": "Bearer admin-token-for-tests"}
-GROUPS = [
-    ("flux-pro", "Rate limit exceeded"),
-    ("flux-pro", "Request timed out"),
-    ("sdxl", "Rate limit exceeded"),
-    ("sdxl", "Request timed out"),
-]
+
+
+def burst_error(i: int) -> tuple[str, dict[str, str]]:
+    """The i-th failure of the burst: real-shaped texts whose ids, durations and steps
+    hold "429", which the guide's '%429%' took for a rate limit."""
+    match i % 4:
+        case 0:
+            return (
+                "Error code: 429 - {'error': {'message': 'Rate limit reached for flux-pro on"
+                f" requests per min (RPM): Limit 600, Used 600, Requested 1. Please try again"
+                f" in {i % 60}.{i % 97}s.', 'code': 'rate_limit_exceeded'}}}}",
+                {"type": "RateLimitError"},
+            )
+        case 1:
+            return (f"Request req_{i:05x}429 timed out after {4290 + i}ms", {})
+        case 2:
+            return (
+                f"Model failed to generate output: CUDA out of memory at step {42900 + i}",
+                {"type": "ModelGenerationError"},
+            )
+        case _:
+            return (f"connect ETIMEDOUT 10.0.{i % 250}.{i // 250}:429", {"code": "ETIMEDOUT"})
+
+
+BURST_GROUPS = {
+    0: ("flux-pro", "rate_limit · flux-pro"),
+    1: ("flux-pro", "timeout · flux-pro"),
+    2: ("sdxl", "model_error · sdxl"),
+    3: ("sdxl", "timeout · sdxl"),
+}
 
 
 @pytest.fixture
@@ -47,8 +74,13 @@ def environment(slack: SlackStandIn) -> dict[str, str]:
     }
 
 
-def send(client: httpx.Client, model: str, message: str) -> None:
-    body = failed_insert(id=str(uuid.uuid4()), model_id=model, parameters={"error": message})
+def send(
+    client: httpx.Client, model: str, message: str, context: dict[str, str] | None = None
+) -> None:
+    parameters: dict[str, object] = {"error": message}
+    if context:
+        parameters["errorContext"] = context
+    body = failed_insert(id=str(uuid.uuid4()), model_id=model, parameters=parameters)
     assert client.post(WEBHOOK, content=body, headers=auth()).json() == {"status": "accepted"}
 
 
@@ -70,20 +102,19 @@ def test_a_burst_of_1000_over_4_groups_is_4_messages(tmp_path: Path, slack: Slac
         with httpx.Client(base_url=server.url, timeout=10.0, trust_env=False) as client:
             hold_all = _silence(client, 'category=~".+"')
             for i in range(1000):
-                model, message = GROUPS[i % 4]
-                send(client, model, message)
+                message, context = burst_error(i)
+                send(client, BURST_GROUPS[i % 4][0], message, context)
             assert slack.calls == []
             expired = client.delete(f"/api/admin/silences/{hold_all}", headers=ADMIN)
             assert expired.status_code == 200
         slack.wait_for(lambda s: len(s.messages) == 4)
         assert server.stop() == 0  # a graceful stop delivers anything still owed
-    assert totals(slack) == {
-        "rate_limit · flux-pro": 250,
-        "timeout · flux-pro": 250,
-        "rate_limit · sdxl": 250,
-        "timeout · sdxl": 250,
-    }
+    assert totals(slack) == {group: 250 for _, group in BURST_GROUPS.values()}
     assert len(slack.calls) == 4  # four posts: no update, no flood
+    # Each group's failures differ only in ids and numbers: one error, 250 times.
+    for posted in slack.messages.values():
+        text = "\n".join(json.dumps(block, ensure_ascii=False) for block in posted.blocks)
+        assert [int(m["count"]) for m in TOP_ERROR.finditer(text)] == [250], posted.header
 
 
 def _silence(client: httpx.Client, matcher: str) -> str:

@@ -109,9 +109,9 @@ def test_a_burst_is_one_message_per_group_updated_in_place(
     subjects = [m.message["Subject"] for m in mails]
     assert sorted(subjects[:3]) == sorted(
         [
-            "[failwatch] 30 failures · rate_limit · flux-pro",
-            "[failwatch] 30 failures · timeout · flux-pro",
-            "[failwatch] 30 failures · rate_limit · sdxl",
+            "[failwatch] \u23f3 30 failures · rate_limit · flux-pro",
+            "[failwatch] \u23f1\ufe0f 30 failures · timeout · flux-pro",
+            "[failwatch] \u23f3 30 failures · rate_limit · sdxl",
         ]
     ), subjects
     first_ids = {m.message["Message-ID"] for m in mails[:3]}

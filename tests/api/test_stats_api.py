@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from receiver.intake.classify import classify
+from receiver.intake.classify_rules import DEFAULT_CLASSIFIER
 from receiver.intake.ingest import error_details
 from receiver.web.app import create_app
 from tests.api import guide_sql
@@ -95,7 +95,7 @@ async def test_categories_classify_the_guides_failed_rows(
         record = {
             "parameters": {"error": row["error_message"], "errorContext": row["error_context"]}
         }
-        category = classify(error_details(record))
+        category = DEFAULT_CLASSIFIER.classify(error_details(record)).category
         tally = expected.setdefault(category, {"failures": 0, "users": set(), "latest": None})
         tally["failures"] += 1
         if row["user_id"] is not None:

@@ -59,7 +59,7 @@ def test_nested_keys_with_double_underscore(
     monkeypatch.setenv(
         "FAILWATCH_CLASSIFIER__RULES", '[{"category": "quota", "message_contains": ["quota"]}]'
     )
-    rules = load_settings(path).classifier.rules
+    rules = load_settings(path).classifier.rules or ()
     assert [(r.category, r.message_contains) for r in rules] == [("quota", ("quota",))]
 
 

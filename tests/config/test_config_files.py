@@ -27,6 +27,7 @@ def test_good_files_load(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
     settings = load_settings(path)
     assert settings.routes().receiver in settings.receiver_map()
+    assert not settings.classifier.mismatches(), "a shipped file's examples must hold"
 
 
 def test_the_example_routes_as_its_comments_say(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,6 +11,11 @@ from receiver.model import Ignored, Operation, WebhookEvent
 FAILED: dict[str, Any] = {"id": "g1", "status": "failed"}
 PROCESSING: dict[str, Any] = {"id": "g1", "status": "processing"}
 COMPLETED: dict[str, Any] = {"id": "g1", "status": "completed"}
+FAILED_WITH_ERROR: dict[str, Any] = {
+    "id": "g1",
+    "status": "failed",
+    "parameters": {"error": "Rate limit exceeded", "errorContext": {"type": "RateLimitError"}},
+}
 
 
 def event(
@@ -44,6 +49,23 @@ def event(
         # Touching a failed row again (e.g. updated_at) is not a new failure.
         pytest.param(
             event(Operation.UPDATE, FAILED, FAILED), "already_failed", id="failed-to-failed"
+        ),
+        # A failed row whose error is written by a second UPDATE: the failure's details,
+        # reported late (the store folds them into the failure reported first).
+        pytest.param(
+            event(Operation.UPDATE, FAILED_WITH_ERROR, FAILED), "failure", id="error-written-late"
+        ),
+        # ... but an UPDATE of a row that had its error already is not news.
+        pytest.param(
+            event(Operation.UPDATE, FAILED_WITH_ERROR, FAILED_WITH_ERROR),
+            "already_failed",
+            id="error-known",
+        ),
+        # Nor is one that leaves a failed row without an error.
+        pytest.param(
+            event(Operation.UPDATE, FAILED, {**FAILED, "parameters": "{}"}),
+            "already_failed",
+            id="still-no-error",
         ),
         # No old row sent (a trimmed trigger): trust the new status.
         pytest.param(event(Operation.UPDATE, FAILED, None), "failure", id="old-record-null"),

@@ -1,10 +1,23 @@
 from __future__ import annotations
 
 import re
+import string
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
-from receiver.intake.fingerprint import fingerprint, normalize
+from receiver.intake.fingerprint import MAX_MESSAGE, fingerprint, normalize
+
+CORPUS = yaml.safe_load(
+    (Path(__file__).parent / "classify_corpus.yaml").read_text(encoding="utf-8")
+)
+MESSAGES = [entry["message"] for entry in CORPUS]
+# Messages that stay whole below the cut, whatever value is put in.
+SHORT_MESSAGES = [message for message in MESSAGES if len(message) < MAX_MESSAGE - 200]
 
 
 @pytest.mark.parametrize(
@@ -36,12 +49,45 @@ from receiver.intake.fingerprint import fingerprint, normalize
         pytest.param("worker build 3f9ac1d0b2 crashed", "worker build <hex> crashed", id="sha"),
         # Words made of hex letters only stay words.
         pytest.param("decade facade accepted", "decade facade accepted", id="hex-words-kept"),
+        # An API key whose tail is all digits and one whose tail is hex: one shape (the
+        # issue's two fingerprints for one error).
+        pytest.param("bad key sk-557160451364", "bad key <key>", id="key-digits"),
+        pytest.param("bad key sk-4d14b0c35e20", "bad key <key>", id="key-hex"),
+        # A masked project key as OpenAI prints it.
+        pytest.param(
+            "Incorrect API key provided: sk-proj-********x9Qa.",
+            "Incorrect API key provided: <key>.",
+            id="key-masked",
+        ),
+        # Runway's key_ and Anthropic's req_ ids.
+        pytest.param("key_0123abcd rejected", "<key> rejected", id="key-underscore"),
+        pytest.param(
+            "request_id req_011CXYYF8iKb9TFwRRrbeR2A", "request_id <key>", id="request-id"
+        ),
+        # An organisation id in OpenAI's rate-limit message.
+        pytest.param(
+            "for gpt-4o in organization org-Xq81LmZ0a2bC on tokens",
+            "for gpt-<num>o in organization <key> on tokens",
+            id="org",
+        ),
+        # A random id without a prefix: ten or more letters and digits mixed.
+        pytest.param(
+            "voice 21m00Tcm4TlvDq8ikWAM not found", "voice <id> not found", id="random-id"
+        ),
         # Double- and single-quoted values.
         pytest.param(
             "invalid value \"a red fox\" for 'size'", "invalid value <str> for <str>", id="quoted"
         ),
         # Backquoted values, and escaped quotes inside quotes.
         pytest.param(r'column `w` got "say \"hi\""', "column <str> got <str>", id="quoted-escape"),
+        # A long quoted sentence is the error itself: kept, its numbers replaced.
+        pytest.param(
+            "{'message': 'Rate limit reached for gpt-4o on tokens per min: Limit 30000, "
+            "Used 27912. Please try again in 4.19s.'}",
+            "{<str>: 'Rate limit reached for gpt-<num>o on tokens per min: Limit <num>, "
+            "Used <num>. Please try again in <duration>.'}",
+            id="quoted-sentence-kept",
+        ),
         # An ISO timestamp with fraction and offset.
         pytest.param(
             "expired at 2024-05-01T12:00:31.012+02:00 (server)",
@@ -54,12 +100,29 @@ from receiver.intake.fingerprint import fingerprint, normalize
         pytest.param("quota resets 2024-06-01", "quota resets <ts>", id="date"),
         # A bare clock time.
         pytest.param("retry at 23:59:07.5", "retry at <ts>", id="clock"),
-        # Numbers, with units glued on and with decimals.
+        # An HTTP date, weekday and month included.
+        pytest.param("Date: Mon, 12 May 2025 11:11:55 GMT", "Date: <ts>", id="http-date"),
+        # Durations, glued to their unit or not, compound or decimal.
         pytest.param(
-            "took 30012ms, limit 3.5 s, 2 tries",
-            "took <num>ms, limit <num> s, <num> tries",
-            id="num",
+            "took 30012ms, limit 3.5 s, retry in 1h2m3s, 2 tries",
+            "took <duration>, limit <duration>, retry in <duration>, <num> tries",
+            id="durations",
         ),
+        # Sizes, in bytes or binary units.
+        pytest.param(
+            "Tried to allocate 5.92 GiB (GPU 0; 20971520 bytes free)",
+            "Tried to allocate <size> (GPU <num>; <size> free)",
+            id="sizes",
+        ),
+        # A file path with line and column, as a JavaScript frame prints it.
+        pytest.param(
+            "at generate (/app/src/generate.ts:120:9)", "at generate (<path>)", id="path-js"
+        ),
+        # Node's internal modules and Windows paths.
+        pytest.param("at node:internal/deps/undici/undici:13502:13", "at <path>", id="path-node"),
+        pytest.param(r"C:\app\main.py:12 failed", "<path> failed", id="path-windows"),
+        # Numbers alone.
+        pytest.param("step 42935 of 50000", "step <num> of <num>", id="numbers"),
         # White space folded and trimmed.
         pytest.param("  out of\n\tmemory   ", "out of memory", id="spaces"),
         # Nothing variable: unchanged.
@@ -75,6 +138,12 @@ def test_normalize(message: str, normalized: str) -> None:
 def test_the_designs_two_timeouts_share_a_fingerprint() -> None:
     first = fingerprint("timeout", "flux-pro", "Request 8f3a9c2e timed out after 30012ms")
     second = fingerprint("timeout", "flux-pro", "Request 11bc0d4f timed out after 29950ms")
+    assert first == second
+
+
+def test_the_issues_two_keys_share_a_fingerprint() -> None:
+    first = fingerprint("auth", "m", "Incorrect API key provided: sk-557160451364")
+    second = fingerprint("auth", "m", "Incorrect API key provided: sk-4d14b0c35e20")
     assert first == second
 
 
@@ -115,7 +184,7 @@ def test_a_fingerprint_is_sixteen_hex_digits_and_stable() -> None:
 
 def test_only_the_head_of_a_huge_message_counts() -> None:
     # Bounded work for 200 KiB messages: what differs far past the head is the same error.
-    head = "Model crashed: " + "context " * 400
+    head = "Model crashed: " + "context " * (MAX_MESSAGE // 8)
     assert fingerprint("model_error", "m", head + "A" * 200_000) == fingerprint(
         "model_error", "m", head + "B" * 200_000
     )
@@ -125,3 +194,144 @@ def test_only_the_head_of_a_huge_message_counts() -> None:
 def test_lone_surrogates_do_not_break_hashing() -> None:
     # JSON may carry "\ud800"; Python decodes it into a str that UTF-8 cannot encode.
     assert re.fullmatch(r"[0-9a-f]{16}", fingerprint("unknown", "m\ud800", "bad \udfff text"))
+
+
+# --- Properties --------------------------------------------------------------------
+# Values of each kind are drawn by their own strategies, not by the normaliser's patterns.
+
+_ALNUM = string.ascii_letters + string.digits
+
+
+def _mixed(min_size: int) -> st.SearchStrategy[str]:
+    # Random ids hold at least one digit and one letter (else they are numbers or words).
+    return st.text(_ALNUM, min_size=min_size, max_size=40).filter(
+        lambda s: any(c.isdigit() for c in s) and any(c.isalpha() for c in s)
+    )
+
+
+_UUIDS = st.uuids().flatmap(
+    lambda u: st.sampled_from([str(u), str(u).upper(), u.hex, u.hex.upper()])
+)
+# Not 32 digits long: that is a UUID written without dashes.
+_HEX_IDS = st.text("0123456789abcdef", min_size=6, max_size=40).filter(
+    lambda s: any(c.isdigit() for c in s) and any(c.isalpha() for c in s) and len(s) != 32
+)
+_KEYS = st.builds(
+    lambda prefix, tail: prefix + tail,
+    st.sampled_from(["sk-", "sk-proj-", "key_", "req_", "org-", "run_", "pred_", "hf_"]),
+    st.text(_ALNUM, min_size=8, max_size=48).filter(lambda s: any(c.isdigit() for c in s)),
+)
+_MOMENTS = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31))
+_TIMESTAMPS = st.builds(
+    lambda moment, style: style(moment),
+    _MOMENTS,
+    st.sampled_from(
+        [
+            lambda m: m.isoformat(),
+            lambda m: m.replace(tzinfo=UTC).isoformat(),
+            lambda m: m.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            lambda m: m.strftime("%Y-%m-%d %H:%M:%S"),
+            lambda m: m.strftime("%Y-%m-%d"),
+            lambda m: m.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+        ]
+    ),
+)
+_NUMBERS = st.one_of(
+    st.integers(0, 10**15).map(str),
+    st.floats(0, 1e9, allow_nan=False).map(lambda f: f"{f:.3f}"),
+)
+_DURATIONS = st.builds(
+    lambda number, space, unit: f"{number}{space}{unit}",
+    _NUMBERS,
+    st.sampled_from(["", " "]),
+    st.sampled_from(["ms", "s", "sec", "seconds", "m", "min", "minutes", "h", "hours", "days"]),
+) | st.timedeltas(timedelta(0), timedelta(days=3)).map(
+    lambda d: f"{d.seconds // 3600}h{d.seconds // 60 % 60}m{d.seconds % 60}s"
+)
+_SIZES = st.builds(
+    lambda number, space, unit: f"{number}{space}{unit}",
+    _NUMBERS,
+    st.sampled_from(["", " "]),
+    st.sampled_from(["bytes", "KB", "KiB", "MB", "MiB", "GB", "GiB"]),
+)
+_PATHS = st.builds(
+    lambda root, parts, ext, line, column: (
+        f"{root}{'/'.join(parts)}.{ext}:{line}" + (f":{column}" if column else "")
+    ),
+    st.sampled_from(["/", "./", "~/", "/srv/app/"]),
+    st.lists(st.text(string.ascii_lowercase + "_-", min_size=1, max_size=12), min_size=1),
+    st.sampled_from(["py", "ts", "js", "mjs"]),
+    st.integers(1, 99_999),
+    st.none() | st.integers(1, 999),
+)
+_KINDS = {
+    "uuid": _UUIDS,
+    "hex": _HEX_IDS,
+    "key": _KEYS,
+    "random id": _mixed(12),
+    "timestamp": _TIMESTAMPS,
+    "number": _NUMBERS,
+    "duration": _DURATIONS,
+    "size": _SIZES,
+    "path": _PATHS,
+}
+
+
+@st.composite
+def _variants(draw: st.DrawFn) -> tuple[str, str]:
+    """A corpus message with a value of one kind put in one place, twice over."""
+    words = draw(st.sampled_from(SHORT_MESSAGES)).split(" ")
+    at = draw(st.integers(0, len(words)))
+    kind = _KINDS[draw(st.sampled_from(sorted(_KINDS)))]
+    first, second = draw(kind), draw(kind)
+    return (
+        " ".join([*words[:at], first, *words[at:]]),
+        " ".join([*words[:at], second, *words[at:]]),
+    )
+
+
+@given(_variants())
+def test_messages_that_differ_only_in_a_variable_value_share_a_fingerprint(
+    pair: tuple[str, str],
+) -> None:
+    first, second = pair
+    assert fingerprint("unknown", "m", first) == fingerprint("unknown", "m", second)
+
+
+# Words the normaliser reads as part of a value: units after a number, date names.
+_VALUE_WORDS = {
+    "sec", "secs", "second", "seconds", "min", "mins", "minute", "minutes", "hrs", "hour",
+    "hours", "day", "days", "bytes", "byte", "kib", "mib", "gib", "tib", "gmt",
+    "mon", "tue", "wed", "thu", "fri", "sat", "sun",
+}  # fmt: skip
+
+
+@st.composite
+def _reworded(draw: st.DrawFn) -> tuple[str, str]:
+    """A corpus message without quotes, one of its words swapped for another word."""
+    message = draw(st.sampled_from([m for m in SHORT_MESSAGES if not set("\"'`") & set(m)]))
+    words = message.split(" ")
+    candidates = [
+        i
+        for i, word in enumerate(words)
+        if word.isascii() and word.isalpha() and len(word) >= 3
+        and word.casefold() not in _VALUE_WORDS
+    ]  # fmt: skip
+    assume(candidates)
+    at = draw(st.sampled_from(candidates))
+    other = draw(st.text(string.ascii_letters, min_size=3, max_size=12))
+    assume(other.casefold() not in _VALUE_WORDS and other != words[at])
+    return message, " ".join([*words[:at], other, *words[at + 1 :]])
+
+
+@given(_reworded())
+def test_messages_that_differ_in_a_word_do_not(pair: tuple[str, str]) -> None:
+    first, second = pair
+    assert fingerprint("unknown", "m", first) != fingerprint("unknown", "m", second)
+
+
+def test_every_corpus_message_is_normalized_to_something_stable() -> None:
+    # Normalising is idempotent: a placeholder is never normalised into another one.
+    for message in MESSAGES:
+        once = normalize(message)
+        assert normalize(once) == once, message

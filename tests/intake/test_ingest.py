@@ -195,6 +195,42 @@ def test_an_error_context_that_is_not_an_object_is_skipped() -> None:
     assert (found.message, found.error_type) == ("boom", None)
 
 
+@pytest.mark.parametrize(
+    ("context", "code", "status"),
+    [
+        # The guide's errorContext has neither.
+        pytest.param({"type": "X"}, None, None, id="none"),
+        # A code, as SDKs name it (OpenAI's `code`, Node's syscall code).
+        pytest.param({"code": "insufficient_quota"}, "insufficient_quota", None, id="code"),
+        # `status` as a number (an HTTP status).
+        pytest.param({"status": 429}, None, 429, id="status"),
+        # `statusCode` (axios, AWS) and `httpStatus`, numbers or digit strings.
+        pytest.param({"statusCode": "503"}, None, 503, id="status-code-text"),
+        pytest.param({"httpStatus": 401}, None, 401, id="http-status"),
+        # The first of them that holds a status counts.
+        pytest.param({"status": "failed", "statusCode": 502}, None, 502, id="first-valid"),
+        # gRPC's words in `status` are no HTTP status.
+        pytest.param({"status": "RESOURCE_EXHAUSTED"}, None, None, id="grpc-words"),
+        # Out of range, too long, a float, a boolean: not a status.
+        pytest.param({"status": 42}, None, None, id="too-small"),
+        pytest.param({"status": 4290}, None, None, id="too-long"),
+        pytest.param({"status": 429.0}, None, None, id="float"),
+        pytest.param({"status": True}, None, None, id="bool"),
+        # A code that is an HTTP status (Azure OpenAI's "429") is the status too.
+        pytest.param({"code": "429"}, "429", 429, id="code-is-status"),
+        # ... unless a status field says otherwise.
+        pytest.param({"code": "429", "status": 503}, "429", 503, id="status-field-wins"),
+        # An empty code is no code.
+        pytest.param({"code": ""}, None, None, id="empty-code"),
+    ],
+)
+def test_the_error_code_and_the_http_status(
+    context: dict[str, object], code: str | None, status: int | None
+) -> None:
+    found = error_details(generation(parameters={"error": "boom", "errorContext": context}))
+    assert (found.code, found.status) == (code, status)
+
+
 # --- whole bodies through the pipeline ----------------------------------------------
 
 

@@ -84,7 +84,7 @@ class Engine:
             record,
             kind=FailureKind.FAILED,
             source=Source.WEBHOOK,
-            rules=self.settings.classifier.rules,
+            classifier=self.settings.classifier.classifier,
             include_prompt=self.settings.include_prompts,
         )
         return await self.store.record_failure(failure, received_at=self.clock())

@@ -65,7 +65,7 @@ async def test_an_alert_arrives_as_multipart_text_and_html(
     assert mail.mail_from == "failwatch@alerts.example.com"
     assert mail.rcpt_tos == RECIPIENTS
     message = mail.message
-    assert message["Subject"] == "[failwatch] 37 failures · rate_limit · flux-pro"
+    assert message["Subject"] == "[failwatch] \u23f3 37 failures · rate_limit · flux-pro"
     assert message["From"] == SENDER
     assert message["To"] == "oncall@example.com, ml-team@example.org"
     assert message["Message-ID"] == "<failwatch.n-0001@alerts.example.com>"
@@ -102,7 +102,10 @@ async def test_later_flushes_reply_to_the_first_message_of_the_episode(
     for mail in server.messages[1:]:
         assert mail.message["In-Reply-To"] == first_id
         assert mail.message["References"] == first_id
-    assert server.messages[2].message["Subject"] == "[failwatch] RESOLVED · rate_limit · flux-pro"
+    assert (
+        server.messages[2].message["Subject"]
+        == "[failwatch] \u2705 RESOLVED · rate_limit · flux-pro"
+    )
 
 
 async def test_no_value_can_inject_a_header(smtp: dict[str, SmtpStandIn]) -> None:
@@ -122,7 +125,7 @@ async def test_no_value_can_inject_a_header(smtp: dict[str, SmtpStandIn]) -> Non
     assert "X-Injected" not in mail.message
     assert "In-Reply-To" not in mail.message  # not a Message-ID: ignored
     assert mail.message["Subject"] == (
-        "[failwatch] 37 failures · rate_limit Bcc: victim@evil.test"
+        "[failwatch] \U0001f6a8 37 failures · rate_limit Bcc: victim@evil.test"
         " · flux X-Injected: yes <b>body</b>"
     )
     assert "\nBcc:" not in headers

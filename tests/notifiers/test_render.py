@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from html import escape
 from typing import Any
 
 import pytest
@@ -71,7 +72,12 @@ def mrkdwn_texts(n: Notification, options: RenderOptions | None = None) -> list[
 def test_slack_rendering_matches_its_snapshot(flush: str) -> None:
     n = FLUSHES[flush]
     message = slack_message(n, LINKS)
-    rendered = {"text": message.text, "blocks": message.blocks, "thread_reply": thread_reply(n)}
+    rendered = {
+        "text": message.text,
+        "blocks": message.blocks,
+        "attachments": message.attachments,
+        "thread_reply": thread_reply(n),
+    }
     assert_json_snapshot(f"slack_{flush}.json", rendered)
 
 
@@ -97,20 +103,61 @@ def test_the_header_has_the_category_emoji_the_count_and_the_model() -> None:
 
 
 @pytest.mark.parametrize(
-    ("category", "emoji"),
+    ("category", "emoji", "unicode", "colour"),
     [
-        ("rate_limit", ":hourglass_flowing_sand:"),
-        ("timeout", ":stopwatch:"),
-        ("content_policy", ":no_entry_sign:"),
-        ("model_error", ":boom:"),
-        ("unknown", ":grey_question:"),
-        ("stuck", ":turtle:"),
-        ("billing", ":rotating_light:"),  # a category from a custom rule
+        ("quota", ":moneybag:", "\U0001f4b0", "#8250df"),
+        ("rate_limit", ":hourglass_flowing_sand:", "\u23f3", "#9a6700"),
+        ("timeout", ":stopwatch:", "\u23f1\ufe0f", "#bc4c00"),
+        ("content_policy", ":no_entry_sign:", "\U0001f6ab", "#cf222e"),
+        ("invalid_input", ":pencil2:", "\u270f\ufe0f", "#0969da"),
+        ("auth", ":key:", "\U0001f511", "#1b7c83"),
+        ("provider_unavailable", ":electric_plug:", "\U0001f50c", "#953800"),
+        ("model_error", ":boom:", "\U0001f4a5", "#a40e26"),
+        ("unknown", ":grey_question:", "\u2754", "#6e7781"),
+        ("stuck", ":turtle:", "\U0001f422", "#6639ba"),
     ],
 )
-def test_each_category_has_its_emoji(category: str, emoji: str) -> None:
+def test_each_category_has_its_emoji_colour_and_action(
+    category: str, emoji: str, unicode: str, colour: str
+) -> None:
     n = notification(labels={"category": category, "model_id": "flux-pro"})
-    assert slack_message(n).blocks[0]["text"]["text"].startswith(emoji + " ")
+    message = slack_message(n)
+    assert message.blocks[0]["text"]["text"].startswith(emoji + " ")
+    (attachment,) = message.attachments
+    assert attachment["color"] == colour
+    action = attachment["blocks"][0]["elements"][0]["text"]
+    assert action
+    assert action == facts.STYLES[category].action
+    assert subject(n).startswith(f"[failwatch] {unicode} ")
+    html = html_body(n)
+    assert f"border-top:4px solid {colour};" in html
+    assert f"{unicode} <span" in html
+    assert escape(action) in html
+    assert action in text_body(n)
+
+
+def test_the_styles_are_all_different() -> None:
+    styles = list(facts.STYLES.values())
+    for part in ("slack_emoji", "emoji", "colour", "action"):
+        assert len({getattr(style, part) for style in styles}) == len(styles), part
+
+
+def test_a_category_of_your_own_gets_the_alert_style_without_an_action() -> None:
+    n = notification(labels={"category": "billing", "model_id": "flux-pro"})
+    message = slack_message(n)
+    assert message.blocks[0]["text"]["text"].startswith(":rotating_light: ")
+    assert message.attachments == []
+    assert "border-top:4px solid #d93f0b;" in html_body(n)
+
+
+def test_a_resolved_incident_is_green_and_drops_its_action() -> None:
+    n = notification(labels={"category": "quota", "model_id": "flux-pro"}, reason=Reason.RESOLVED)
+    message = slack_message(n)
+    assert message.blocks[0]["text"]["text"].startswith(":white_check_mark: ")
+    # An empty list, not a missing key: chat.update then removes the open one's bar.
+    assert message.attachments == []
+    assert "border-top:4px solid #1a7f37;" in html_body(n)
+    assert subject(n).startswith("[failwatch] \u2705 ")
 
 
 def test_stuck_generations_are_not_called_failures() -> None:
@@ -126,7 +173,7 @@ def test_resolved_turns_the_header_and_says_how_long_it_was_quiet() -> None:
     )
     assert "no new failures for 34 min" in message.blocks[1]["text"]["text"]
     assert thread_reply(n).startswith(":white_check_mark: Resolved: no new failures for 34 min")
-    assert subject(n) == "[failwatch] RESOLVED · rate_limit · flux-pro"
+    assert subject(n) == "[failwatch] \u2705 RESOLVED · rate_limit · flux-pro"
 
 
 def test_the_thread_reply_says_what_changed() -> None:
@@ -165,7 +212,7 @@ def test_new_errors_are_marked_in_the_code_block() -> None:
 
 
 def test_the_subject_reads_like_the_headline() -> None:
-    assert subject(notification()) == "[failwatch] 37 failures · rate_limit · flux-pro"
+    assert subject(notification()) == "[failwatch] \u23f3 37 failures · rate_limit · flux-pro"
 
 
 @pytest.mark.parametrize(
@@ -280,7 +327,7 @@ def test_html_escapes_every_value() -> None:
 
 def test_control_characters_never_reach_the_subject() -> None:
     n = notification(labels={"category": "rate\r\nlimit", "model_id": "flux\nBcc: x@evil.test\x00"})
-    assert subject(n) == "[failwatch] 37 failures · rate limit · flux Bcc: x@evil.test"
+    assert subject(n) == "[failwatch] \U0001f6a8 37 failures · rate limit · flux Bcc: x@evil.test"
 
 
 # -- Block Kit limits ----------------------------------------------------------------

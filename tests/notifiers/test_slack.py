@@ -75,6 +75,25 @@ async def test_an_episode_is_one_message_updated_in_place_with_thread_replies(
     ] * 3
 
 
+async def test_an_open_incident_carries_its_category_colour_until_resolved(
+    slack: SlackStandIn,
+) -> None:
+    notifier = bot(slack)
+    first = await notifier.send(notification())
+    assert first is not None
+    message = slack.messages[first["ts"]]
+    (attachment,) = message.attachments
+    assert attachment["color"] == "#9a6700"  # rate_limit's amber
+    assert attachment["blocks"][0]["elements"][0]["text"].startswith("Too many requests")
+    await notifier.send(later(2, Reason.NEW_FAILURES).model_copy(update={"thread": first}))
+    assert message.attachments[0]["color"] == "#9a6700"
+    await notifier.send(later(4, Reason.RESOLVED).model_copy(update={"thread": first}))
+    assert message.attachments == []
+    webhook_notifier = webhook(slack)
+    await webhook_notifier.send(notification())
+    assert slack.webhook_messages[0]["attachments"][0]["color"] == "#9a6700"
+
+
 async def test_repeat_posts_a_fresh_top_level_message(slack: SlackStandIn) -> None:
     notifier = bot(slack)
     first, repeat = await send_episode(notifier, [notification(), later(5, Reason.REPEAT)])

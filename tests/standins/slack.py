@@ -77,6 +77,8 @@ class Message:
     text: str
     blocks: list[dict[str, Any]]
     thread_ts: str | None = None
+    # Legacy attachments (failwatch sends one for the category's colour bar).
+    attachments: list[dict[str, Any]] = field(default_factory=list)
     history: list[Revision] = field(default_factory=list)
     replies: list[Message] = field(default_factory=list)
 
@@ -306,6 +308,7 @@ class SlackStandIn:
             text=str(body.get("text", "")),
             blocks=list(body.get("blocks") or []),
             thread_ts=str(body["thread_ts"]) if body.get("thread_ts") else None,
+            attachments=list(body.get("attachments") or []),
         )
         with self._lock:
             if message.thread_ts is None:
@@ -334,6 +337,9 @@ class SlackStandIn:
             message.history.append(Revision(message.text, message.blocks))
             message.text = str(body.get("text", ""))
             message.blocks = list(body.get("blocks") or [])
+            # Like Slack: attachments left out of an update stay; an empty list removes them.
+            if "attachments" in body:
+                message.attachments = list(body["attachments"] or [])
         return {"ok": True, "channel": channel, "ts": ts, "text": message.text}
 
     def _next_ts(self) -> str:
@@ -399,8 +405,9 @@ async def _body(request: Request) -> dict[str, Any]:
         return data if isinstance(data, dict) else {}
     form = urllib.parse.parse_qs(raw.decode(), keep_blank_values=True)
     body: dict[str, Any] = {key: values[-1] for key, values in form.items()}
-    if isinstance(body.get("blocks"), str):
-        body["blocks"] = json.loads(body["blocks"])
+    for key in ("blocks", "attachments"):
+        if isinstance(body.get(key), str):
+            body[key] = json.loads(body[key])
     return body
 
 

@@ -35,10 +35,16 @@ _BACKTICK_LOOKALIKE = "\u02cb"
 
 @dataclass(frozen=True, slots=True)
 class SlackMessage:
-    """The arguments of chat.postMessage / chat.update / an incoming webhook."""
+    """The arguments of chat.postMessage / chat.update / an incoming webhook.
+
+    `attachments` holds one attachment while the incident is open: the category's colour
+    (the bar Slack draws beside it) around what to do about it. A resolved message has
+    none, and an update sends the empty list so that Slack removes the old one.
+    """
 
     text: str
     blocks: list[Block]
+    attachments: list[Block]
 
 
 def escape(text: str) -> str:
@@ -76,7 +82,13 @@ def slack_message(notification: Notification, options: RenderOptions | None = No
     links = _links(notification, options)
     if links:
         blocks.append(_context(links))
-    return SlackMessage(text=fallback_text(notification), blocks=blocks)
+    style = facts.style(notification)
+    attachments = (
+        [{"color": style.colour, "blocks": [_context(escape(style.action))]}]
+        if style.action
+        else []
+    )
+    return SlackMessage(text=fallback_text(notification), blocks=blocks, attachments=attachments)
 
 
 def fallback_text(notification: Notification) -> str:
@@ -95,7 +107,7 @@ def thread_reply(notification: Notification) -> str:
     """What changed since the last flush, for a reply in the incident's thread."""
     line = escape(facts.status(notification))
     if notification.resolved:
-        return f"{facts.SLACK_RESOLVED_EMOJI} {line}"
+        return f"{facts.RESOLVED_STYLE.slack_emoji} {line}"
     lines = [line]
     for error in facts.new_errors(notification)[:THREAD_NEW_ERRORS]:
         message = escape_code(facts.one_line(error.message))

@@ -17,17 +17,64 @@ from receiver.text import is_control
 
 STUCK = "stuck"
 
-# Slack short codes (e-mail shows a coloured ONGOING/RESOLVED badge instead).
-_SLACK_EMOJI = {
-    "rate_limit": ":hourglass_flowing_sand:",
-    "timeout": ":stopwatch:",
-    "content_policy": ":no_entry_sign:",
-    "model_error": ":boom:",
-    "unknown": ":grey_question:",
-    STUCK: ":turtle:",
-}
-SLACK_DEFAULT_EMOJI = ":rotating_light:"
-SLACK_RESOLVED_EMOJI = ":white_check_mark:"
+
+@dataclass(frozen=True, slots=True)
+class Style:
+    """How an incident of one category looks: Slack's emoji short code, the same emoji
+    for e-mail, a colour (Slack's bar, the e-mail's border and badge), and what the
+    person on call does about it."""
+
+    slack_emoji: str
+    emoji: str
+    colour: str
+    action: str = ""
+
+
+STYLES: dict[str, Style] = {
+    "quota": Style(
+        ":moneybag:", "\U0001f4b0", "#8250df",
+        "Out of credit or over a spend limit: top up or raise the limit. Retrying will not help.",
+    ),
+    "rate_limit": Style(
+        ":hourglass_flowing_sand:", "\u23f3", "#9a6700",
+        "Too many requests: it passes by itself; slow down or ask for a higher limit.",
+    ),
+    "timeout": Style(
+        ":stopwatch:", "\u23f1\ufe0f", "#bc4c00",
+        "Requests ran out of time: check the provider's latency and the timeouts you set.",
+    ),
+    "content_policy": Style(
+        ":no_entry_sign:", "\U0001f6ab", "#cf222e",
+        "Prompts or outputs were refused by a safety system: nothing is broken.",
+    ),
+    "invalid_input": Style(
+        ":pencil2:", "\u270f\ufe0f", "#0969da",
+        "The provider refused the request: fix what the app sends (model, parameters, sizes).",
+    ),
+    "auth": Style(
+        ":key:", "\U0001f511", "#1b7c83",
+        "The key or the account's access was refused: check or rotate the API key.",
+    ),
+    "provider_unavailable": Style(
+        ":electric_plug:", "\U0001f50c", "#953800",
+        "The provider is down, overloaded or unreachable: wait, or fail over.",
+    ),
+    "model_error": Style(
+        ":boom:", "\U0001f4a5", "#a40e26",
+        "The model or its worker failed (memory, bad output): check the model and its workers.",
+    ),
+    "unknown": Style(
+        ":grey_question:", "\u2754", "#6e7781",
+        "No rule recognised this error: `failwatch classify` shows why; add a rule.",
+    ),
+    STUCK: Style(
+        ":turtle:", "\U0001f422", "#6639ba",
+        "Generations stopped in processing: check the workers that run them.",
+    ),
+}  # fmt: skip
+# A category from a rule of your own, and any incident once resolved.
+CUSTOM_STYLE = Style(":rotating_light:", "\U0001f6a8", "#d93f0b")
+RESOLVED_STYLE = Style(":white_check_mark:", "\u2705", "#1a7f37")
 
 ELLIPSIS = "\u2026"
 TIMES = "\u00d7"  # the multiplication sign of "37 times"
@@ -52,10 +99,14 @@ class RenderOptions:
     max_errors: int = 10
 
 
-def slack_emoji(notification: Notification) -> str:
+def style(notification: Notification) -> Style:
     if notification.resolved:
-        return SLACK_RESOLVED_EMOJI
-    return _SLACK_EMOJI.get(category(notification), SLACK_DEFAULT_EMOJI)
+        return RESOLVED_STYLE
+    return STYLES.get(category(notification), CUSTOM_STYLE)
+
+
+def slack_emoji(notification: Notification) -> str:
+    return style(notification).slack_emoji
 
 
 def category(notification: Notification) -> str:

@@ -21,21 +21,22 @@ SAMPLE_IDS = 5
 
 _FONT = "-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif"
 _MONO = "SFMono-Regular,Menlo,Consolas,'Liberation Mono',monospace"
-_OPEN_COLOUR = "#d93f0b"
-_RESOLVED_COLOUR = "#1a7f37"
+_NEW_COLOUR = "#d93f0b"
 _MUTED = "#57606a"
 _BORDER = "#d0d7de"
 
 
 def subject(notification: Notification) -> str:
-    """`[failwatch] 37 failures · rate_limit · flux-pro`."""
-    return facts.one_line(f"{SUBJECT_PREFIX} {facts.headline(notification)}", SUBJECT_CHARS)
+    """`[failwatch] ⏳ 37 failures · rate_limit · flux-pro`."""
+    emoji = facts.style(notification).emoji
+    return facts.one_line(f"{SUBJECT_PREFIX} {emoji} {facts.headline(notification)}", SUBJECT_CHARS)
 
 
 def text_body(notification: Notification, options: RenderOptions | None = None) -> str:
     options = options or RenderOptions()
     n = notification
-    lines = [facts.headline(n), "", facts.status(n), ""]
+    action = facts.style(n).action
+    lines = [facts.headline(n), "", facts.status(n), *([action] if action else []), ""]
     width = max(len(label) for label, _ in _fields(n)) + 2
     lines += [f"{label + ':':<{width}}{value}" for label, value in _fields(n)]
     shown = n.top_errors[: options.max_errors]
@@ -62,7 +63,8 @@ def text_body(notification: Notification, options: RenderOptions | None = None) 
 def html_body(notification: Notification, options: RenderOptions | None = None) -> str:
     options = options or RenderOptions()
     n = notification
-    colour = _RESOLVED_COLOUR if n.resolved else _OPEN_COLOUR
+    style = facts.style(n)
+    colour = style.colour
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -74,11 +76,13 @@ def html_body(notification: Notification, options: RenderOptions | None = None) 
         '<table role="presentation" width="640" cellpadding="0" cellspacing="0" border="0"'
         f' style="width:100%;max-width:640px;background:#ffffff;border:1px solid {_BORDER};'
         f'border-top:4px solid {colour};border-radius:6px;">',
-        f'<tr><td style="padding:20px 24px 0 24px;">{_badge(n, colour)}</td></tr>',
+        f'<tr><td style="padding:20px 24px 0 24px;">{_badge(n, style)}</td></tr>',
         f'<tr><td style="padding:8px 24px 4px 24px;font-size:20px;line-height:28px;'
         f'font-weight:600;">{escape(facts.summary(n))}</td></tr>',
         f'<tr><td style="padding:0 24px 16px 24px;font-size:14px;line-height:20px;'
-        f'color:{colour};">{escape(facts.status(n))}</td></tr>',
+        f'color:{colour};">{escape(facts.status(n))}'
+        + (f"<br>{escape(style.action)}" if style.action else "")
+        + "</td></tr>",
         f'<tr><td style="padding:0 24px 16px 24px;">{_fields_table(n)}</td></tr>',
     ]
     if n.top_errors:
@@ -103,12 +107,12 @@ def html_body(notification: Notification, options: RenderOptions | None = None) 
     return "\n".join(parts) + "\n"
 
 
-def _badge(notification: Notification, colour: str) -> str:
-    # A coloured word rather than an emoji: it renders in every client and font.
+def _badge(notification: Notification, style: facts.Style) -> str:
+    # The word carries the meaning where a client's font lacks the emoji.
     label = "RESOLVED" if notification.resolved else "ONGOING"
     return (
-        f'<span style="display:inline-block;padding:2px 8px;border-radius:10px;'
-        f"background:{colour};color:#ffffff;font-size:11px;line-height:16px;"
+        f'{style.emoji} <span style="display:inline-block;padding:2px 8px;border-radius:10px;'
+        f"background:{style.colour};color:#ffffff;font-size:11px;line-height:16px;"
         f'font-weight:700;letter-spacing:0.5px;">{label}</span>'
     )
 
@@ -163,7 +167,7 @@ def _errors_table(notification: Notification, options: RenderOptions) -> str:
 def _error_row(error: ErrorCount, cell: str, *, show_type: bool) -> str:
     badge = (
         '<span style="display:inline-block;padding:0 6px;margin-right:6px;border-radius:8px;'
-        f"background:{_OPEN_COLOUR};color:#ffffff;font-size:11px;line-height:16px;"
+        f"background:{_NEW_COLOUR};color:#ffffff;font-size:11px;line-height:16px;"
         f'font-family:{_FONT};font-weight:600;">NEW</span>'
         if error.new
         else ""

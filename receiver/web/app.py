@@ -31,6 +31,8 @@ from receiver.web.admin import admin_routes
 from receiver.web.api import admin_query_routes, user_routes
 from receiver.web.api_models import error_response
 from receiver.web.auth import AdminOnly
+from receiver.web.console import console_routes
+from receiver.web.console.session import Signer
 from receiver.web.context import Services
 from receiver.web.openapi import openapi_document, openapi_json
 from receiver.web.ops import healthz, metrics, readyz
@@ -46,8 +48,12 @@ def create_app(
     store: Store | None = None,
     notifiers: Mapping[tuple[str, str], Notifier] | None = None,
     clock: Callable[[], float] = time.time,
+    insecure_no_auth: bool = False,
 ) -> Starlette:
-    """The ASGI app. Pass `store`, `notifiers` or `clock` to substitute them in tests."""
+    """The ASGI app. Pass `store`, `notifiers` or `clock` to substitute them in tests.
+
+    `insecure_no_auth` (serve's flag) also opens the console without an admin token.
+    """
     services = Services(
         settings=settings,
         store=store
@@ -105,15 +111,17 @@ def create_app(
             await services.store.close()
             log.info("failwatch stopped")
 
+    api = routes(settings)
     app = Starlette(
-        routes=routes(settings),
+        routes=[*api, *console_routes()],
         middleware=[Middleware(RequestTiming, metrics=services.metrics)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.services = services
     app.state.supabase = supabase
-    app.state.openapi = openapi_document(app.routes)
+    app.state.openapi = openapi_document(api)
+    app.state.console_signer = Signer(settings, insecure_no_auth=insecure_no_auth)
     return app
 
 

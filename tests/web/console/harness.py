@@ -1,0 +1,80 @@
+"""The console under test: an app on a real SQLite file with an admin token, a client
+that signs in the way a browser does, and hostile text to seed it with."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+
+from receiver.config.settings import load_settings
+from receiver.web.app import create_app
+from tests.loops.harness import Recorder
+from tests.payloads import SECRET, auth, failed_insert, generation
+
+TOKEN = "console-admin-t0ken"
+HOSTILE_MODEL = "<script>alert(1)</script>"
+HOSTILE_ERROR = '"><img src=x onerror=alert(2)> rate limit exceeded (429)'
+HOSTILE_MARKERS = ("<script>alert(1)", "<img src=x onerror")
+
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def console_app(tmp_path: Path, *, insecure_no_auth: bool = False, **settings: Any) -> Starlette:
+    values: dict[str, Any] = {
+        "state_url": f"sqlite:///{tmp_path}/fw.db",
+        "admin_token": TOKEN,
+        "webhook_secret": SECRET,
+    }
+    values.update(settings)
+    return create_app(
+        load_settings(**{k: v for k, v in values.items() if v is not None}),
+        notifiers={("default", "console"): Recorder()},
+        insecure_no_auth=insecure_no_auth,
+    )
+
+
+def csrf_of(html: str) -> str:
+    found = _CSRF.search(html)
+    assert found is not None, "the page has no form with a CSRF token"
+    return found.group(1)
+
+
+async def sign_in(client: httpx.AsyncClient, token: str = TOKEN) -> httpx.Response:
+    """GET /login, then POST the form with its CSRF token, as a browser would."""
+    form = await client.get("/login")
+    return await client.post("/login", data={"csrf": csrf_of(form.text), "token": token})
+
+
+async def page_csrf(client: httpx.AsyncClient, path: str = "/silences") -> str:
+    return csrf_of((await client.get(path)).text)
+
+
+async def seed_failures(client: httpx.AsyncClient, *, hostile: bool = True, count: int = 3) -> None:
+    """Failures through the webhook: a few ordinary ones and, if asked, hostile ones."""
+    rows = [
+        generation(id=str(uuid.uuid4()), model_id="flux-pro", user_id=f"user-{i % 2}")
+        for i in range(count)
+    ]
+    if hostile:
+        for i in range(2):
+            row = generation(id=str(uuid.uuid4()), model_id=HOSTILE_MODEL, user_id=HOSTILE_MODEL)
+            row["error"] = HOSTILE_ERROR
+            row["parameters"]["errorContext"]["message"] = HOSTILE_ERROR
+            row["parameters"]["errorContext"]["timestamp"] = f"2024-05-01T12:00:3{i}.000Z"
+            rows.append(row)
+    for i, row in enumerate(rows):
+        row["parameters"]["errorContext"].setdefault("timestamp", "")
+        row["parameters"]["errorContext"]["timestamp"] = f"2024-05-01T12:01:{i:02d}.000Z"
+        body = failed_insert(**row)
+        response = await client.post("/webhooks/supabase", content=body, headers=auth())
+        assert response.status_code == 202, response.text
+
+
+def assert_escaped(html: str) -> None:
+    for marker in HOSTILE_MARKERS:
+        assert marker not in html, f"unescaped {marker!r} in the page"

@@ -63,12 +63,10 @@ async def seed_failures(client: httpx.AsyncClient, *, hostile: bool = True, coun
     if hostile:
         for i in range(2):
             row = generation(id=str(uuid.uuid4()), model_id=HOSTILE_MODEL, user_id=HOSTILE_MODEL)
-            row["error"] = HOSTILE_ERROR
+            row["parameters"]["error"] = HOSTILE_ERROR
             row["parameters"]["errorContext"]["message"] = HOSTILE_ERROR
-            row["parameters"]["errorContext"]["timestamp"] = f"2024-05-01T12:00:3{i}.000Z"
             rows.append(row)
     for i, row in enumerate(rows):
-        row["parameters"]["errorContext"].setdefault("timestamp", "")
         row["parameters"]["errorContext"]["timestamp"] = f"2024-05-01T12:01:{i:02d}.000Z"
         body = failed_insert(**row)
         response = await client.post("/webhooks/supabase", content=body, headers=auth())

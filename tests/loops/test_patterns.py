@@ -64,11 +64,14 @@ async def test_patterns_and_preview_on_a_store(tmp_path: Path) -> None:
         day = await patterns.failure_patterns(
             store, window="24h", step="5m", by="model_id", now=now
         )
-        week = await patterns.failure_patterns(store, window="7d", step="1h", by="model_id", now=now)
+        week = await patterns.failure_patterns(
+            store, window="7d", step="1h", by="model_id", now=now
+        )
         preview = await silences.preview(store, (Matcher.parse("model_id=flux-pro"),), now=now)
     finally:
         await store.close()
-    assert len(day.buckets) == 288 and day.buckets[-1] == now - 150.0
+    assert len(day.buckets) == 288
+    assert day.buckets[-1] == now - 150.0
     assert dict(day.series)["flux-pro"][-4:] == (1, 1, 1, 1)
     assert (day.total, week.total) == (6, 7)
     assert [(k.key, k.count) for k in week.top_models] == [("flux-pro", 5), ("sdxl", 2)]

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.anyio
 def failure(n: int, *, model: str, user: str, message: str) -> Failure:
     row = generation(id=f"g{n}", model_id=model, user_id=user)
     row["parameters"]["error"] = message
-    row["parameters"]["errorContext"].update(message=message, timestamp=f"2024-05-01T12:{n:02d}:00Z")
+    context = row["parameters"]["errorContext"]
+    context.update(message=message, timestamp=f"2024-05-01T12:{n:02d}:00Z")
     result = process_webhook(failed_insert(**row))
     assert isinstance(result, Failure)
     return result
@@ -44,7 +45,8 @@ async def test_per_bucket_counts_by_key_within_the_window(store: Store) -> None:
         (1900.0, "sdxl"),  # at `until`: outside
     ]
     for n, (at, model) in enumerate(arrivals):
-        await store.record_failure(failure(n, model=model, user="u", message="boom"), received_at=at)
+        stored = failure(n, model=model, user="u", message="boom")
+        await store.record_failure(stored, received_at=at)
     counts = await store.read(
         lambda tx: reports.per_bucket(tx, by="model_id", since=1000.0, until=1900.0, step=300.0)
     )
@@ -67,7 +69,9 @@ async def test_tops_are_most_first_with_the_newest_sample_text(store: Store) -> 
             failure(n, model=model, user=user, message=message), received_at=100.0 + n
         )
 
-    def read(tx: Tx) -> tuple[object, ...]:
+    def read(
+        tx: Tx,
+    ) -> tuple[list[reports.KeyCount], list[reports.KeyCount], list[reports.ErrorCount]]:
         return (
             reports.top(tx, by="model_id", since=0.0, limit=10),
             reports.top(tx, by="user_id", since=0.0, limit=1),

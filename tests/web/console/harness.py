@@ -61,7 +61,7 @@ async def seed_failures(client: httpx.AsyncClient, *, hostile: bool = True, coun
         for i in range(count)
     ]
     if hostile:
-        for i in range(2):
+        for _ in range(2):
             row = generation(id=str(uuid.uuid4()), model_id=HOSTILE_MODEL, user_id=HOSTILE_MODEL)
             row["parameters"]["error"] = HOSTILE_ERROR
             row["parameters"]["errorContext"]["message"] = HOSTILE_ERROR
@@ -76,3 +76,39 @@ async def seed_failures(client: httpx.AsyncClient, *, hostile: bool = True, coun
 def assert_escaped(html: str) -> None:
     for marker in HOSTILE_MARKERS:
         assert marker not in html, f"unescaped {marker!r} in the page"
+
+
+async def seed_dead_letter(app: Starlette, *, error: str = HOSTILE_ERROR) -> int:
+    """One notification that the delivery worker gave up on, with a hostile title."""
+    from receiver.model import Notification, Reason
+    from receiver.store import outbox
+    from receiver.store.tx import Tx
+
+    notification = Notification(
+        id=str(uuid.uuid4()),
+        receiver="default",
+        group_key="g",
+        episode=1,
+        sequence=1,
+        reason=Reason.FIRST,
+        labels={"category": "rate_limit", "model_id": HOSTILE_MODEL},
+        window_failures=2,
+        episode_failures=2,
+        users_affected=1,
+        first_seen=1.0,
+        last_seen=2.0,
+        created_at=2.0,
+    )
+
+    def write(tx: Tx) -> int:
+        outbox.enqueue(tx, notification, [("s", "default", "console", "recorder")], 2.0)
+        row = tx.fetchone("SELECT id FROM outbox WHERE notification_id = ?", (notification.id,))
+        assert row is not None
+        tx.execute(
+            "UPDATE outbox SET status = 'dead', last_error = ?, due_at = ? WHERE id = ?",
+            (error, 4e9, row[0]),
+        )
+        return int(row[0])
+
+    result: int = await app.state.services.store.write(write)
+    return result

@@ -94,9 +94,7 @@ def test_no_form_breaks_an_action(tmp_path: Path) -> None:
             raw=st.binary(max_size=64),
             use_raw=st.booleans(),
         )
-        def check(
-            path: str, form: list[tuple[str, str]], raw: bytes, use_raw: bool, hx: bool
-        ) -> None:
+        def check(path: str, form: list[tuple[str, str]], raw: bytes, use_raw: bool) -> None:
             body = raw if use_raw else urllib.parse.urlencode([("csrf", csrf), *form]).encode()
             response = ask("POST", path, body)
             assert response.status_code in (200, 303, 400, 403, 404, 422), (

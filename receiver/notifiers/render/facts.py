@@ -47,6 +47,10 @@ class RenderOptions:
 
     dashboard_url: str | None = None
     admin_api_url: str | None = None
+    # Slack in bot mode: buttons to acknowledge, mute and resolve the incident.
+    actions: bool = False
+    # failwatch's own URL: an "Open" button to the incident's page (with `actions`).
+    public_url: str | None = None
     # Top errors beyond this are summarised as "… and N more".
     max_errors: int = 10
 

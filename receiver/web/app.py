@@ -36,6 +36,7 @@ from receiver.web.console.session import Signer
 from receiver.web.context import Services
 from receiver.web.openapi import openapi_document, openapi_json
 from receiver.web.ops import healthz, metrics, readyz
+from receiver.web.slack import slack_interactions
 from receiver.web.timing import RequestTiming
 from receiver.web.webhook import receive_webhook
 
@@ -77,10 +78,12 @@ def create_app(
         clock=clock,
         emails=supabase.auth_admin.emails if wants_emails and supabase.auth_admin else None,
     )
+    services.integrations = specs_by_receiver(settings)
+    services.new_notifications = delivery.wake
     dispatcher = Dispatcher(
         store=services.store,
         root=settings.routes(),
-        integrations=specs_by_receiver(settings),
+        integrations=services.integrations,
         clock=clock,
         on_notifications=delivery.wake.set,
         wake=services.new_failures,
@@ -134,6 +137,9 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route("/readyz", readyz, methods=["GET"], name="readyz"),
         Route("/metrics", metrics, methods=["GET"], name="metrics"),
         Route("/openapi.json", openapi_json, methods=["GET"], name="openapi"),
+        Route(
+            "/slack/interactions", slack_interactions, methods=["POST"], name="slackInteractions"
+        ),
         Mount(
             "/api/admin",
             routes=[*admin_routes(), *admin_query_routes()],

@@ -11,6 +11,7 @@ and three replicas given the same click write it once.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from receiver.engine.incidents import (
 from receiver.engine.notification import action_notification, episode_streams
 from receiver.loops.flush import enqueue, load_details, resolve_episode, write_notification
 from receiver.model import Reason
-from receiver.rows import ActionRow, IncidentRow, OutboxRow
+from receiver.rows import ActionRow, GroupDetails, IncidentRow, OutboxRow
 from receiver.store import Store, outbox
 from receiver.store import groups as stored_groups
 from receiver.store import incidents as stored
@@ -43,11 +44,16 @@ __all__ = [
     "IncidentFilter",
     "IncidentTimeline",
     "act",
+    "incident_counts",
+    "incident_details",
     "list_incidents",
     "show_incident",
 ]
 
 Integrations = Mapping[str, Sequence[IntegrationSpec]]
+# What an incident's page lists: more than a notification has room for.
+DETAIL_ERRORS = 50
+DETAIL_USERS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +77,27 @@ class IncidentTimeline:
 async def list_incidents(store: Store, query: IncidentFilter, *, now: float) -> list[IncidentRow]:
     """Incidents matching `query`, the most recently opened first."""
     return await store.read(lambda tx: stored.search(tx, query, now=now))
+
+
+async def incident_counts(store: Store, *, now: float) -> dict[str, int]:
+    """How many incidents are in each state (open, acknowledged, muted, resolved)."""
+    return await store.read(lambda tx: stored.count_by_state(tx, now=now))
+
+
+async def incident_details(store: Store, incident: IncidentRow) -> GroupDetails | None:
+    """The episode's distinct errors (with counts and samples) and affected users, as its
+    notifications show them; None when its group is gone."""
+
+    def read(tx: Tx) -> GroupDetails | None:
+        group = stored_groups.find_group(tx, incident.group_key)
+        if group is None:
+            return None
+        episode = dataclasses.replace(group, episode=incident.episode)
+        return stored_groups.load_details(
+            tx, episode, top_errors=DETAIL_ERRORS, sample_users=DETAIL_USERS, listed=DETAIL_USERS
+        )
+
+    return await store.read(read)
 
 
 async def show_incident(store: Store, incident_id: str) -> IncidentTimeline | None:

@@ -78,3 +78,21 @@ def _stacks(counts: list[reports.BucketCount], n: int) -> tuple[tuple[str, tuple
     if rest:
         stacks.append((OTHER, tuple(sum(v[i] for _, v in rest) for i in range(n))))
     return tuple(stacks)
+
+
+SPARK_HOURS = 24
+
+
+async def sparklines(store: Store, *, now: float) -> dict[tuple[str, str | None], tuple[int, ...]]:
+    """Failures per hour over the last 24 h for each (category, model_id): the line drawn
+    beside each incident of that category and model."""
+    size = 3600.0
+    since = (now // size) * size - (SPARK_HOURS - 1) * size
+    found = await store.read(
+        lambda tx: reports.per_bucket_by_group(
+            tx, since=since, until=since + SPARK_HOURS * size, step=size
+        )
+    )
+    return {
+        key: tuple(buckets.get(i, 0) for i in range(SPARK_HOURS)) for key, buckets in found.items()
+    }

@@ -248,3 +248,15 @@ def actions_of(tx: Tx, incident_id: str) -> list[ActionRow]:
         )
         for r in rows
     ]
+
+
+def count_by_state(tx: Tx, *, now: float) -> dict[str, int]:
+    """How many incidents are in each state at `now` (the same predicates as `search`)."""
+    counts = {}
+    for state, predicate in _STATE_WHERE.items():
+        row = tx.fetchone(_SELECT_COUNT + "WHERE " + predicate, [now] * predicate.count("?"))
+        counts[state] = int(row[0]) if row else 0
+    return counts
+
+
+_SELECT_COUNT = "SELECT count(*) FROM incidents i LEFT JOIN silences s ON s.id = i.silence_id "

@@ -133,3 +133,19 @@ def sweep_state(tx: Tx) -> SweepState:
         cursors=tuple((str(n), float(v)) for n, v in cursors),
         stuck_open=int(stuck[0]) if stuck else 0,
     )
+
+
+def per_bucket_by_group(
+    tx: Tx, *, since: float, until: float, step: float
+) -> dict[tuple[str, str | None], dict[int, int]]:
+    """Failures per bucket for each (category, model_id) pair: the incidents' sparklines,
+    all in one scan of the window."""
+    rows = tx.fetchall(
+        f"SELECT {_bucket(tx)} AS b, category, model_id, count(*) FROM failures "
+        "WHERE received_at >= ? AND received_at < ? GROUP BY b, category, model_id",
+        (since, step, since, until),
+    )
+    found: dict[tuple[str, str | None], dict[int, int]] = {}
+    for bucket, category, model_id, count in rows:
+        found.setdefault((str(category), model_id), {})[int(bucket)] = int(count)
+    return found

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from receiver.web.console import pages
+from receiver.web.console import incidents, pages
 from receiver.web.console.gate import SecurityHeaders, console
 
 
@@ -33,6 +33,21 @@ def console_routes() -> list[BaseRoute]:
         ),
         Route("/login", console(pages.login, admin=False), methods=["POST"], name="consoleLogin"),
         Route("/logout", console(pages.logout), methods=["POST"], name="consoleLogout"),
+        Route(
+            "/incidents", console(incidents.incident_list), methods=["GET"], name="consoleIncidents"
+        ),
+        Route(
+            "/incidents/{id}",
+            console(incidents.incident_show),
+            methods=["GET"],
+            name="consoleIncident",
+        ),
+        Route(
+            "/incidents/{id}/{action}",
+            console(incidents.incident_act),
+            methods=["POST"],
+            name="consoleIncidentAction",
+        ),
         Route("/failures", console(pages.failures), methods=["GET"], name="consoleFailures"),
         Route("/silences", console(pages.silence_list), methods=["GET"], name="consoleSilences"),
         Route(

@@ -14,7 +14,7 @@ from tests.web.console.harness import TOKEN, console_app, csrf_of, page_csrf, si
 
 pytestmark = pytest.mark.anyio
 
-PAGES = ["/failures", "/silences", "/delivery", "/status"]
+PAGES = ["/incidents", "/failures", "/silences", "/delivery", "/status"]
 
 
 @pytest.mark.parametrize("path", PAGES)

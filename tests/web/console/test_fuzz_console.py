@@ -26,8 +26,23 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-PAGES = ["/failures", "/silences", "/delivery", "/status", "/login", "/silences/x/expire"]
-ACTIONS = ["/silences", "/silences/preview", "/silences/x/expire", "/delivery/1/retry"]
+PAGES = [
+    "/incidents",
+    "/incidents/0123456789abcdef01234567-1",
+    "/failures",
+    "/silences",
+    "/delivery",
+    "/status",
+    "/login",
+    "/silences/x/expire",
+]
+ACTIONS = [
+    "/incidents/0123456789abcdef01234567-1/mute",
+    "/silences",
+    "/silences/preview",
+    "/silences/x/expire",
+    "/delivery/1/retry",
+]
 NAMES = [
     "window",
     "step",

@@ -40,37 +40,48 @@ class Patterns:
     top_errors: tuple[ErrorCount, ...]
 
 
+async def catch_up(store: Store) -> None:
+    """Fold every failure stored so far into the rollup the counts are read from."""
+    while await store.write(reports.fold) >= reports.FOLD_BATCH:
+        pass
+
+
 async def failure_patterns(
     store: Store, *, window: Window, step: Step, by: StackBy, now: float
 ) -> Patterns:
     """Counts of the `window` that ends with the bucket holding `now`."""
+    await catch_up(store)
     size = STEPS[step]
     n = int(WINDOWS[window] // size)
     since = (now // size) * size - (n - 1) * size
 
     def read(tx: Tx) -> Patterns:
-        counts = reports.per_bucket(tx, by=by, since=since, until=since + n * size, step=size)
+        counts = reports.per_bucket(tx, by, since=since, until=since + n * size)
         return Patterns(
             window=window,
             step=step,
             by=by,
             buckets=tuple(since + i * size for i in range(n)),
-            series=_stacks(counts, n),
+            series=_stacks(counts, since=since, step=size, n=n),
             total=sum(c.count for c in counts),
-            top_models=tuple(reports.top(tx, by="model_id", since=since, limit=TOP)),
-            top_users=tuple(reports.top(tx, by="user_id", since=since, limit=TOP)),
+            top_models=tuple(reports.top(tx, "model_id", since=since, limit=TOP)),
+            top_users=tuple(reports.top(tx, "user_id", since=since, limit=TOP)),
             top_errors=tuple(reports.top_errors(tx, since=since, limit=TOP)),
         )
 
     return await store.read(read)
 
 
-def _stacks(counts: list[reports.BucketCount], n: int) -> tuple[tuple[str, tuple[int, ...]], ...]:
-    """Per-key rows of `n` counts; past `MAX_SERIES` keys the smallest are one "other"."""
+def _stacks(
+    counts: list[reports.BucketCount], *, since: float, step: float, n: int
+) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Per-key rows of `n` counts of `step` seconds from `since` (finer buckets are summed
+    into the step that holds them); past `MAX_SERIES` keys the smallest are one "other"."""
     rows: dict[str, list[int]] = {}
     for c in counts:
-        if 0 <= c.index < n:
-            rows.setdefault(c.key if c.key is not None else NONE, [0] * n)[c.index] += c.count
+        index = int((c.bucket - since) // step)
+        if 0 <= index < n:
+            rows.setdefault(c.key or NONE, [0] * n)[index] += c.count
     ranked = sorted(rows.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
     kept = ranked[:MAX_SERIES] if len(ranked) <= MAX_SERIES else ranked[: MAX_SERIES - 1]
     rest = ranked[len(kept) :]
@@ -83,16 +94,21 @@ def _stacks(counts: list[reports.BucketCount], n: int) -> tuple[tuple[str, tuple
 SPARK_HOURS = 24
 
 
-async def sparklines(store: Store, *, now: float) -> dict[tuple[str, str | None], tuple[int, ...]]:
-    """Failures per hour over the last 24 h for each (category, model_id): the line drawn
-    beside each incident of that category and model."""
-    size = 3600.0
+async def sparklines(store: Store, *, now: float) -> dict[tuple[str, str], tuple[int, ...]]:
+    """Failures per hour over the last 24 h for each (category, model_id) (model '' when
+    none): the line drawn beside each incident of that category and model."""
+    await catch_up(store)
+    size = reports.BUCKETS["category_model"]
     since = (now // size) * size - (SPARK_HOURS - 1) * size
-    found = await store.read(
-        lambda tx: reports.per_bucket_by_group(
-            tx, since=since, until=since + SPARK_HOURS * size, step=size
+    counts = await store.read(
+        lambda tx: reports.per_bucket(
+            tx, "category_model", since=since, until=since + SPARK_HOURS * size
         )
     )
-    return {
-        key: tuple(buckets.get(i, 0) for i in range(SPARK_HOURS)) for key, buckets in found.items()
-    }
+    lines: dict[tuple[str, str], list[int]] = {}
+    for c in counts:
+        category, _, model = c.key.partition(":")
+        lines.setdefault((category, model), [0] * SPARK_HOURS)[int((c.bucket - since) // size)] += (
+            c.count
+        )
+    return {key: tuple(values) for key, values in lines.items()}

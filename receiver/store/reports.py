@@ -1,6 +1,10 @@
-"""Read-only counts over the failures table for the console and the admin API: how many
-failures arrived per time bucket and key, and the most frequent models, errors and users
-of a window. Each is one range scan of the `failures_received` index (migration 0011).
+"""Counts over the failures table for the console: how many failures arrived per time
+bucket and key, and the most frequent models, users and errors of a window.
+
+They are read from `failure_rollup` (migration 0011), which `fold` brings up to date
+from the failures after its cursor: a window of 24 h or 7 d is then a few thousand rows
+whatever the size of the failures table. The bucket sizes are fixed here; which window
+and step to show is the caller's choice (`loops.patterns`).
 """
 
 from __future__ import annotations
@@ -9,37 +13,47 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from receiver.store.tx import Tx
+from receiver.store.tx import Tx, for_update
 
-# The columns a count may be keyed by, and the SQL that names each; nothing else
-# reaches the SQL text.
-Column = Literal["category", "model_id", "user_id", "fingerprint"]
-_COLUMNS: dict[Column, str] = {
-    "category": "category",
-    "model_id": "model_id",
-    "user_id": "user_id",
-    "fingerprint": "fingerprint",
+Dimension = Literal["category", "model_id", "user_id", "fingerprint", "category_model"]
+# The bucket of each dimension, in seconds: fine for the charts, coarse where keys are many.
+BUCKETS: dict[Dimension, float] = {
+    "category": 300.0,
+    "model_id": 300.0,
+    "category_model": 3600.0,
+    "user_id": 3600.0,
+    "fingerprint": 3600.0,
 }
+# The SQL that gives each dimension's key from a failures row (NULL becomes '').
+_KEYS: dict[Dimension, str] = {
+    "category": "category",
+    "model_id": "COALESCE(model_id, '')",
+    "user_id": "COALESCE(user_id, '')",
+    "fingerprint": "fingerprint",
+    "category_model": "category || ':' || COALESCE(model_id, '')",
+}
+# Failures folded per transaction: a large backlog is taken in several steps.
+FOLD_BATCH = 100_000
 
 
 @dataclass(frozen=True, slots=True)
 class BucketCount:
-    """Failures whose arrival falls in bucket `index` (of `step` seconds from `since`)."""
+    """Failures of `key` in the bucket that starts at `bucket` (epoch seconds)."""
 
-    index: int
-    key: str | None
+    bucket: float
+    key: str
     count: int
 
 
 @dataclass(frozen=True, slots=True)
 class KeyCount:
-    key: str | None
+    key: str
     count: int
 
 
 @dataclass(frozen=True, slots=True)
 class ErrorCount:
-    """One distinct error (fingerprint) of a window with a sample of its text."""
+    """One distinct error (fingerprint) of a window with the text of its newest failure."""
 
     fingerprint: str
     count: int
@@ -48,55 +62,86 @@ class ErrorCount:
     message: str
 
 
-def _bucket(tx: Tx) -> str:
+def _floor(tx: Tx) -> str:
     # PostgreSQL's CAST rounds to nearest; SQLite's truncates (and its floor() is optional).
-    return (
-        "floor((received_at - ?) / ?)"
-        if tx.dialect == "postgres"
-        else ("CAST((received_at - ?) / ? AS INTEGER)")
+    if tx.dialect == "postgres":
+        return "floor(received_at / ?) * ?"
+    return "CAST(received_at / ? AS INTEGER) * ?"
+
+
+def fold(tx: Tx) -> int:
+    """Count the failures stored since the last fold into the rollup (at most
+    `FOLD_BATCH` of them); how many were folded. The cursor's row lock makes replicas
+    take turns."""
+    row = tx.fetchone(f"SELECT last_seq FROM rollup_cursor WHERE id = 1{for_update(tx)}")
+    last = int(row[0]) if row else 0
+    top = tx.fetchone(
+        "SELECT max(seq), count(*) FROM (SELECT seq FROM failures WHERE seq > ? ORDER BY seq "
+        "LIMIT ?) AS batch",
+        (last, FOLD_BATCH),
     )
+    if top is None or top[0] is None:
+        return 0
+    upto, folded = int(top[0]), int(top[1])
+    for dimension, key in _KEYS.items():
+        size = BUCKETS[dimension]
+        tx.execute(
+            "INSERT INTO failure_rollup (dimension, bucket, key, count) "
+            f"SELECT ?, {_floor(tx)} AS b, {key} AS k, count(*) FROM failures "
+            "WHERE seq > ? AND seq <= ? GROUP BY b, k "
+            "ON CONFLICT (dimension, bucket, key) "
+            "DO UPDATE SET count = failure_rollup.count + excluded.count",
+            (dimension, size, size, last, upto),
+        )
+    for (seq,) in tx.fetchall(
+        "SELECT max(seq) FROM failures WHERE seq > ? AND seq <= ? GROUP BY fingerprint",
+        (last, upto),
+    ):
+        tx.execute(
+            "INSERT INTO error_samples (fingerprint, seq, category, model_id, message) "
+            "SELECT fingerprint, seq, category, model_id, message FROM failures WHERE seq = ? "
+            "ON CONFLICT (fingerprint) DO UPDATE SET seq = excluded.seq, "
+            "category = excluded.category, model_id = excluded.model_id, "
+            "message = excluded.message",
+            (seq,),
+        )
+    tx.execute("UPDATE rollup_cursor SET last_seq = ? WHERE id = 1", (upto,))
+    return folded
 
 
-def per_bucket(tx: Tx, *, by: Column, since: float, until: float, step: float) -> list[BucketCount]:
-    """Failures with `since <= received_at < until`, counted per bucket and `by` value."""
-    column = _COLUMNS[by]
+def per_bucket(tx: Tx, dimension: Dimension, *, since: float, until: float) -> list[BucketCount]:
+    """Counts of the buckets that start in [since, until)."""
     rows = tx.fetchall(
-        f"SELECT {_bucket(tx)} AS b, {column}, count(*) FROM failures "
-        f"WHERE received_at >= ? AND received_at < ? GROUP BY b, {column}",
-        (since, step, since, until),
+        "SELECT bucket, key, count FROM failure_rollup "
+        "WHERE dimension = ? AND bucket >= ? AND bucket < ?",
+        (dimension, since, until),
     )
-    return [BucketCount(int(r[0]), r[1], int(r[2])) for r in rows]
+    return [BucketCount(float(r[0]), str(r[1]), int(r[2])) for r in rows]
 
 
-def top(tx: Tx, *, by: Column, since: float, limit: int) -> list[KeyCount]:
-    """The `by` values with the most failures since `since`, most first."""
-    column = _COLUMNS[by]
+def top(tx: Tx, dimension: Dimension, *, since: float, limit: int) -> list[KeyCount]:
+    """The keys with the most failures in the buckets from `since` on, most first (ties by
+    key, so every store answers alike)."""
     rows = tx.fetchall(
-        f"SELECT {column}, count(*) AS n FROM failures WHERE received_at >= ? "
-        f"GROUP BY {column} ORDER BY n DESC, {column} LIMIT ?",
-        (since, limit),
+        "SELECT key, sum(count) AS n FROM failure_rollup WHERE dimension = ? AND bucket >= ? "
+        "GROUP BY key ORDER BY n DESC, key LIMIT ?",
+        (dimension, since, limit),
     )
-    return [KeyCount(r[0], int(r[1])) for r in rows]
+    return [KeyCount(str(r[0]), int(r[1])) for r in rows]
 
 
 def top_errors(tx: Tx, *, since: float, limit: int) -> list[ErrorCount]:
-    """The distinct errors with the most failures since `since`, with the text of the
-    latest one of each (looked up only for the few that are shown)."""
+    """The distinct errors with the most failures from `since` on, with their newest text."""
     found = []
-    for fingerprint, count in tx.fetchall(
-        "SELECT fingerprint, count(*) AS n FROM failures WHERE received_at >= ? "
-        "GROUP BY fingerprint ORDER BY n DESC, fingerprint LIMIT ?",
-        (since, limit),
-    ):
+    for count in top(tx, "fingerprint", since=since, limit=limit):
         sample = tx.fetchone(
-            "SELECT category, model_id, message FROM failures "
-            "WHERE received_at >= ? AND fingerprint = ? ORDER BY received_at DESC LIMIT 1",
-            (since, fingerprint),
+            "SELECT category, model_id, message FROM error_samples WHERE fingerprint = ?",
+            (count.key,),
         )
-        assert sample is not None
-        found.append(
-            ErrorCount(str(fingerprint), int(count), str(sample[0]), sample[1], str(sample[2]))
-        )
+        if sample is not None:
+            found.append(
+                ErrorCount(count.key, count.count, str(sample[0]), sample[1], str(sample[2]))
+            )
     return found
 
 
@@ -110,7 +155,7 @@ def labels_since(tx: Tx, *, since: float, limit: int) -> list[dict[str, str]]:
 
 
 def open_group_labels(tx: Tx) -> list[dict[str, str]]:
-    """The labels of every open group."""
+    """The labels of every open group (the current episodes of unresolved incidents)."""
     rows = tx.fetchall("SELECT labels FROM groups WHERE status = 'open'")
     return [json.loads(labels) for (labels,) in rows]
 
@@ -133,19 +178,3 @@ def sweep_state(tx: Tx) -> SweepState:
         cursors=tuple((str(n), float(v)) for n, v in cursors),
         stuck_open=int(stuck[0]) if stuck else 0,
     )
-
-
-def per_bucket_by_group(
-    tx: Tx, *, since: float, until: float, step: float
-) -> dict[tuple[str, str | None], dict[int, int]]:
-    """Failures per bucket for each (category, model_id) pair: the incidents' sparklines,
-    all in one scan of the window."""
-    rows = tx.fetchall(
-        f"SELECT {_bucket(tx)} AS b, category, model_id, count(*) FROM failures "
-        "WHERE received_at >= ? AND received_at < ? GROUP BY b, category, model_id",
-        (since, step, since, until),
-    )
-    found: dict[tuple[str, str | None], dict[int, int]] = {}
-    for bucket, category, model_id, count in rows:
-        found.setdefault((str(category), model_id), {})[int(bucket)] = int(count)
-    return found

@@ -10,6 +10,8 @@
   to the Slack stand-in (`alerting.py`).
 - replicas: issue 7's webhook throughput on one SQLite replica, one PostgreSQL replica
   and three PostgreSQL replicas, in rounds (`replicas.py`).
+- console: issue 16's page render times with 1,000,000 failures in the store
+  (`console.py`).
 
 Results: a markdown block per suite on stdout and, with the raw numbers as JSON, in
 bench-results/.
@@ -29,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tests.bench.alerting import alerting_suite
+from tests.bench.console import console_suite
 from tests.bench.payloads import (
     WEBHOOK_PATH,
     completed_body,
@@ -52,7 +55,7 @@ from tests.bench.servers import Server, busy_cpu_seconds, counter_values, free_p
 from tests.bench.wrk import WrkResult, run_wrk, wrk_binary
 
 MAX_FILL_RUNS = 40
-SUITES = ("webhook", "alerting", "replicas")
+SUITES = ("webhook", "alerting", "replicas", "console")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,8 @@ class Options:
     alerting_failures: int
     alerting_seconds: float
     pool_size: int
+    console_failures: int
+    console_requests: int
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,6 +82,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             elif suite == "alerting":
                 alerting_suite(
                     folder, failures=options.alerting_failures, seconds=options.alerting_seconds
+                )
+            elif suite == "console":
+                console_suite(
+                    folder,
+                    failures=options.console_failures,
+                    incidents=2_000,
+                    days=30.0,
+                    requests=options.console_requests,
                 )
             else:
                 replicas_suite(folder, settings=options.webhook, pool_size=options.pool_size)
@@ -101,6 +114,8 @@ def _options(argv: Sequence[str] | None) -> Options:
     parser.add_argument(
         "--pool-size", type=int, default=8, help="FAILWATCH_STATE_POOL_SIZE of each replica"
     )
+    parser.add_argument("--console-failures", type=int, default=1_000_000)
+    parser.add_argument("--console-requests", type=int, default=30, help="per page")
     args = parser.parse_args(argv)
     return Options(
         suites=SUITES if args.suite == "all" else (args.suite,),
@@ -115,6 +130,8 @@ def _options(argv: Sequence[str] | None) -> Options:
         alerting_failures=args.alerting_failures,
         alerting_seconds=args.alerting_seconds,
         pool_size=args.pool_size,
+        console_failures=args.console_failures,
+        console_requests=args.console_requests,
     )
 
 

@@ -22,25 +22,27 @@ pytestmark = pytest.mark.anyio
     [
         # nothing counted: no stacks at all
         ([], ()),
-        # one key over two buckets, in bucket order
-        ([BucketCount(1, "quota", 2), BucketCount(0, "quota", 1)], (("quota", (1, 2)),)),
+        # one key over two steps, in time order
+        ([BucketCount(3600, "quota", 2), BucketCount(0, "quota", 1)], (("quota", (1, 2)),)),
+        # 5-minute buckets are summed into the hour that holds them
+        ([BucketCount(0, "a", 1), BucketCount(3300, "a", 2)], (("a", (3, 0)),)),
         # largest total first; a missing key (no model) is named
         (
-            [BucketCount(0, "a", 1), BucketCount(1, None, 5)],
+            [BucketCount(0, "a", 1), BucketCount(3600, "", 5)],
             (("(none)", (0, 5)), ("a", (1, 0))),
         ),
         # a bucket outside the window (a clock step) is dropped, not an IndexError
-        ([BucketCount(2, "a", 1), BucketCount(-1, "a", 1)], ()),
+        ([BucketCount(7200, "a", 1), BucketCount(-300, "a", 1)], ()),
     ],
 )
 def test_stacks(counts: list[BucketCount], expected: tuple[object, ...]) -> None:
-    stacks = _stacks(counts, 2)
+    stacks = _stacks(counts, since=0.0, step=3600.0, n=2)
     assert stacks == expected
 
 
 def test_more_keys_than_a_chart_can_show_become_other() -> None:
     counts = [BucketCount(0, f"m{i:02d}", 100 - i) for i in range(MAX_SERIES + 3)]
-    stacks = _stacks(counts, 1)
+    stacks = _stacks(counts, since=0.0, step=300.0, n=1)
     assert len(stacks) == MAX_SERIES
     assert stacks[-1][0] == OTHER
     # nothing is lost: the stacks still sum to every failure counted

@@ -35,25 +35,25 @@ async def store(tmp_path: Path, state_url: str | None) -> AsyncIterator[Store]:
     await opened.close()
 
 
-async def test_per_bucket_counts_by_key_within_the_window(store: Store) -> None:
+async def test_folded_counts_per_bucket_within_the_window(store: Store) -> None:
     arrivals = [
-        (990.0, "flux-pro"),  # before the window: not counted
-        (1000.0, "flux-pro"),  # first second of bucket 0
-        (1299.9, "flux-pro"),  # last moment of bucket 0
-        (1300.0, "sdxl"),  # bucket 1 starts
-        (1899.0, "sdxl"),  # bucket 2
-        (1900.0, "sdxl"),  # at `until`: outside
+        (1199.9, "flux-pro"),  # bucket 900: before the window
+        (1200.0, "flux-pro"),  # first moment of bucket 1200
+        (1499.9, "flux-pro"),  # last moment of bucket 1200
+        (1500.0, "sdxl"),  # bucket 1500 starts
+        (1800.0, "sdxl"),  # bucket 1800: at `until`, outside
     ]
     for n, (at, model) in enumerate(arrivals):
         stored = failure(n, model=model, user="u", message="boom")
         await store.record_failure(stored, received_at=at)
+    assert await store.write(reports.fold) == len(arrivals)
+    assert await store.write(reports.fold) == 0  # nothing new: nothing counted twice
     counts = await store.read(
-        lambda tx: reports.per_bucket(tx, by="model_id", since=1000.0, until=1900.0, step=300.0)
+        lambda tx: reports.per_bucket(tx, "model_id", since=1200.0, until=1800.0)
     )
-    assert sorted((c.index, c.key, c.count) for c in counts) == [
-        (0, "flux-pro", 2),
-        (1, "sdxl", 1),
-        (2, "sdxl", 1),
+    assert sorted((c.bucket, c.key, c.count) for c in counts) == [
+        (1200.0, "flux-pro", 2),  # 1200 <= 1299.9 < 1500 (5-minute buckets)
+        (1500.0, "sdxl", 1),
     ]
 
 
@@ -69,12 +69,14 @@ async def test_tops_are_most_first_with_the_newest_sample_text(store: Store) -> 
             failure(n, model=model, user=user, message=message), received_at=100.0 + n
         )
 
+    await store.write(reports.fold)
+
     def read(
         tx: Tx,
     ) -> tuple[list[reports.KeyCount], list[reports.KeyCount], list[reports.ErrorCount]]:
         return (
-            reports.top(tx, by="model_id", since=0.0, limit=10),
-            reports.top(tx, by="user_id", since=0.0, limit=1),
+            reports.top(tx, "model_id", since=0.0, limit=10),
+            reports.top(tx, "user_id", since=0.0, limit=1),
             reports.top_errors(tx, since=0.0, limit=10),
         )
 
@@ -85,3 +87,15 @@ async def test_tops_are_most_first_with_the_newest_sample_text(store: Store) -> 
     first = errors[0]
     assert (first.count, first.model_id, first.message) == (2, "flux-pro", rows[1][2])
     assert sum(e.count for e in errors) == 4
+
+
+async def test_a_fold_takes_a_large_backlog_in_batches(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reports, "FOLD_BATCH", 2)
+    for n in range(5):
+        await store.record_failure(failure(n, model="m", user="u", message="x"), received_at=60.0)
+    folds = [await store.write(reports.fold) for _ in range(4)]
+    tops = await store.read(lambda tx: reports.top(tx, "model_id", since=0.0, limit=5))
+    assert folds == [2, 2, 1, 0]
+    assert [(t.key, t.count) for t in tops] == [("m", 5)]

@@ -86,7 +86,9 @@ async def incident_list(page: Page) -> Response:
             "incident": incident,
             "state": state_of(incident, now).value,
             "spark": sparkline(
-                lines.get((incident.labels.get("category", ""), incident.labels.get("model_id")))
+                lines.get(
+                    (incident.labels.get("category", ""), incident.labels.get("model_id", ""))
+                )
             ),
         }
         for incident in found[:PER_PAGE]

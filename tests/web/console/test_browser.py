@@ -14,9 +14,13 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+
+if TYPE_CHECKING:
+    from selenium.webdriver.chrome.webdriver import WebDriver
 
 from tests.payloads import SECRET, auth, failed_insert, generation
 from tests.serving import Server, running_serve
@@ -42,7 +46,7 @@ def _need_browser() -> None:
 
 
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[object]:
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
     _need_browser()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -96,14 +100,14 @@ def server(tmp_path: Path) -> Iterator[Server]:
         yield served
 
 
-def _shot(driver: object, name: str) -> None:
+def _shot(driver: WebDriver, name: str) -> None:
     folder = os.environ.get("CONSOLE_SCREENSHOTS")
     if folder:
-        driver.save_screenshot(str(Path(folder) / f"console-{name}.png"))  # type: ignore[attr-defined]
+        driver.save_screenshot(str(Path(folder) / f"console-{name}.png"))
 
 
 def test_sign_in_filter_mute_see_the_silence_expire_it_and_see_the_chart(
-    browser: object, server: Server
+    browser: WebDriver, server: Server
 ) -> None:
     from selenium.common.exceptions import NoAlertPresentException
     from selenium.webdriver.common.by import By
@@ -111,69 +115,69 @@ def test_sign_in_filter_mute_see_the_silence_expire_it_and_see_the_chart(
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
-    wait = WebDriverWait(driver, WAIT)  # type: ignore[arg-type]
+    wait = WebDriverWait(driver, WAIT)
 
     # Signing in: / sends a visitor to the form, and the token brings them back.
-    driver.get(server.url + "/")  # type: ignore[attr-defined]
+    driver.get(server.url + "/")
     wait.until(ec.presence_of_element_located((By.ID, "token")))
     _shot(driver, "login")
-    driver.find_element(By.ID, "token").send_keys(TOKEN)  # type: ignore[attr-defined]
-    driver.find_element(By.ID, "sign-in").click()  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "token").send_keys(TOKEN)
+    driver.find_element(By.ID, "sign-in").click()
     wait.until(ec.url_contains("/incidents"))
 
     # The dispatcher opens the incidents after group_wait; reload until they are listed.
-    def listed(d: object) -> bool:
-        d.refresh()  # type: ignore[attr-defined]
-        return len(d.find_elements(By.CSS_SELECTOR, "a.incident-link")) >= 3  # type: ignore[attr-defined]
+    def listed(d: WebDriver) -> bool:
+        d.refresh()
+        return len(d.find_elements(By.CSS_SELECTOR, "a.incident-link")) >= 3
 
-    WebDriverWait(driver, WAIT, poll_frequency=0.5).until(listed)  # type: ignore[arg-type]
+    WebDriverWait(driver, WAIT, poll_frequency=0.5).until(listed)
     _shot(driver, "incidents")
 
     # Filter by model.
-    driver.find_element(By.ID, "filter-model").send_keys("flux-pro")  # type: ignore[attr-defined]
-    driver.find_element(By.ID, "apply-filters").click()  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "filter-model").send_keys("flux-pro")
+    driver.find_element(By.ID, "apply-filters").click()
     wait.until(ec.url_contains("model=flux-pro"))
-    links = driver.find_elements(By.CSS_SELECTOR, "a.incident-link")  # type: ignore[attr-defined]
+    links = driver.find_elements(By.CSS_SELECTOR, "a.incident-link")
     assert [link.text for link in links] == ["timeout on flux-pro"]
 
     # Open it and mute it for an hour.
     links[0].click()
     wait.until(ec.presence_of_element_located((By.ID, "mute-1h")))
     _shot(driver, "incident")
-    driver.find_element(By.ID, "mute-1h").click()  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "mute-1h").click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "incident-state"), "muted"))
 
     # The mute is a silence; the editor's preview (htmx) counts what it would match.
-    driver.get(server.url + "/silences")  # type: ignore[attr-defined]
-    active = driver.find_element(By.CSS_SELECTOR, "table.silences.active")  # type: ignore[attr-defined]
+    driver.get(server.url + "/silences")
+    active = driver.find_element(By.CSS_SELECTOR, "table.silences.active")
     assert 'model_id="flux-pro"' in active.text
-    driver.find_element(By.ID, "matchers").send_keys("model_id=sdxl")  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "matchers").send_keys("model_id=sdxl")
     wait.until(ec.text_to_be_present_in_element((By.ID, "preview-failures"), "2"))
     _shot(driver, "silences")
 
     # Expire it, with confirmation.
     active.find_element(By.LINK_TEXT, "Expire…").click()
     wait.until(ec.presence_of_element_located((By.ID, "confirm-expire")))
-    driver.find_element(By.ID, "confirm-expire").click()  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "confirm-expire").click()
     wait.until(ec.url_to_be(server.url + "/silences"))
-    assert not driver.find_elements(By.CSS_SELECTOR, "table.silences.active")  # type: ignore[attr-defined]
-    expired = driver.find_element(By.CSS_SELECTOR, "table.silences.expired")  # type: ignore[attr-defined]
+    assert not driver.find_elements(By.CSS_SELECTOR, "table.silences.active")
+    expired = driver.find_element(By.CSS_SELECTOR, "table.silences.expired")
     assert 'model_id="flux-pro"' in expired.text
 
     # The chart draws (uPlot, from the page's data attribute, under the CSP).
-    driver.get(server.url + "/failures")  # type: ignore[attr-defined]
+    driver.get(server.url + "/failures")
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#failures-chart.drawn canvas")))
     _shot(driver, "failures")
     for path, name in (("/delivery", "delivery"), ("/status", "status")):
-        driver.get(server.url + path)  # type: ignore[attr-defined]
+        driver.get(server.url + path)
         _shot(driver, name)
 
     # Hostile text was shown, never run, and the CSP blocked nothing the console needs.
-    driver.get(server.url + "/incidents")  # type: ignore[attr-defined]
-    shown = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "a.incident-link")]  # type: ignore[attr-defined]
+    driver.get(server.url + "/incidents")
+    shown = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "a.incident-link")]
     assert f"rate_limit on {HOSTILE_MODEL}" in shown
     with pytest.raises(NoAlertPresentException):
-        driver.switch_to.alert.text  # type: ignore[attr-defined]  # noqa: B018
-    logs = driver.get_log("browser")  # type: ignore[attr-defined]
+        driver.switch_to.alert.text  # noqa: B018
+    logs = driver.get_log("browser")
     blocked = [entry["message"] for entry in logs if "Content Security Policy" in entry["message"]]
     assert blocked == []

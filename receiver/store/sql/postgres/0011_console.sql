@@ -1,4 +1,32 @@
--- The console's time patterns read the failures of a window (24 h, 7 d) by arrival time
--- and count them by category, model, user and error. This index holds every column
--- those counts read, so a window is one range scan that never visits the table.
-CREATE INDEX IF NOT EXISTS failures_received ON failures (received_at, category, model_id, user_id, fingerprint);
+-- The console's counts (issue 16): failures per bucket and key, folded in from the
+-- failures table after a cursor, so that a page over 24 h or 7 d reads a few thousand
+-- rows however many failures there are. `dimension` is what `key` is: category,
+-- model_id, user_id, fingerprint, or category_model (`category:model_id`, for the
+-- incidents' sparklines; a category never holds a colon). Buckets are 5 minutes for
+-- the category and model charts, an hour for the rest (many keys, few per bucket).
+CREATE TABLE IF NOT EXISTS failure_rollup (
+    dimension TEXT NOT NULL,
+    bucket    REAL NOT NULL,
+    key       TEXT NOT NULL,
+    count     INTEGER NOT NULL,
+    PRIMARY KEY (dimension, bucket, key)
+);
+
+-- How far the rollup has read the failures table (one row).
+CREATE TABLE IF NOT EXISTS rollup_cursor (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    last_seq BIGINT NOT NULL
+);
+INSERT INTO rollup_cursor (id, last_seq) VALUES (1, 0) ON CONFLICT DO NOTHING;
+
+-- The newest text of each distinct error, for the console's top errors.
+CREATE TABLE IF NOT EXISTS error_samples (
+    fingerprint TEXT PRIMARY KEY,
+    seq         BIGINT NOT NULL,
+    category    TEXT NOT NULL,
+    model_id    TEXT,
+    message     TEXT NOT NULL
+);
+
+-- The silence editor's preview reads the newest failures of the last 24 h.
+CREATE INDEX IF NOT EXISTS failures_received ON failures (received_at);

@@ -178,6 +178,6 @@ def test_sign_in_filter_mute_see_the_silence_expire_it_and_see_the_chart(
     assert f"rate_limit on {HOSTILE_MODEL}" in shown
     with pytest.raises(NoAlertPresentException):
         driver.switch_to.alert.text  # noqa: B018
-    logs = driver.get_log("browser")
+    logs: list[dict[str, str]] = driver.get_log("browser")  # type: ignore[no-untyped-call]
     blocked = [entry["message"] for entry in logs if "Content Security Policy" in entry["message"]]
     assert blocked == []

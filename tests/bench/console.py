@@ -140,10 +140,14 @@ async def _migrate(path: Path) -> None:
     await store.close()
 
 
-async def measure(path: Path, incident: str, *, requests: int) -> dict[str, list[float]]:
-    """Milliseconds per request for each page."""
+async def measure(
+    path: Path, incident: str, *, requests: int
+) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Milliseconds of the first request of each page (the first one also folds every
+    failure into the rollup), and of each later request."""
     settings = load_settings(state_url=f"sqlite:///{path}", admin_token=TOKEN)
     app = create_app(settings, notifiers={})
+    first: dict[str, float] = {}
     timings: dict[str, list[float]] = {}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -152,7 +156,9 @@ async def measure(path: Path, incident: str, *, requests: int) -> dict[str, list
             await client.post("/login", data={"csrf": csrf_of(form.text), "token": TOKEN})
             for template in PAGES:
                 page = template.format(incident=incident)
+                started = time.perf_counter()
                 assert (await client.get(page)).status_code == 200, page
+                first[template] = (time.perf_counter() - started) * 1000
                 times = []
                 for _ in range(requests):
                     started = time.perf_counter()
@@ -160,7 +166,7 @@ async def measure(path: Path, incident: str, *, requests: int) -> dict[str, list
                     times.append((time.perf_counter() - started) * 1000)
                     assert response.status_code == 200
                 timings[template] = times
-    return timings
+    return first, timings
 
 
 def console_suite(
@@ -171,19 +177,20 @@ def console_suite(
     t0 = time.perf_counter()
     incident = fill(path, failures=failures, incidents=incidents, days=days, now=time.time())
     filled = time.perf_counter() - t0
-    timings = asyncio.run(measure(path, incident, requests=requests))
+    first, timings = asyncio.run(measure(path, incident, requests=requests))
     lines = [
         f"### Console pages, {failures:,} failures over {days:g} days, {incidents:,} incidents "
         f"(SQLite; {requests} requests per page; store filled in {filled:.0f} s)",
         "",
-        "| page | median ms | p95 ms | max ms | under 100 ms |",
-        "| --- | ---: | ---: | ---: | --- |",
+        "| page | first request ms | median ms | p95 ms | max ms | p95 under 100 ms |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for page, times in timings.items():
         ordered = sorted(times)
         p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
         ok = "yes" if p95 < BUDGET_MS else "**no**"
         lines.append(
-            f"| `{page}` | {statistics.median(times):.1f} | {p95:.1f} | {max(times):.1f} | {ok} |"
+            f"| `{page}` | {first[page]:.0f} | {statistics.median(times):.1f} | {p95:.1f} "
+            f"| {max(times):.1f} | {ok} |"
         )
-    keep("console", started, "\n".join(lines) + "\n", {"timings_ms": timings})
+    keep("console", started, "\n".join(lines) + "\n", {"first_ms": first, "timings_ms": timings})

@@ -6,18 +6,30 @@ window. The console's /failures page draws this; it needs no source database.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from enum import StrEnum
 
 from receiver.store import Store, reports
 from receiver.store.reports import ErrorCount, KeyCount
 from receiver.store.tx import Tx
 
-Window = Literal["24h", "7d"]
-Step = Literal["5m", "1h"]
-StackBy = Literal["category", "model_id"]
 
-WINDOWS: dict[Window, float] = {"24h": 86400.0, "7d": 7 * 86400.0}
-STEPS: dict[Step, float] = {"5m": 300.0, "1h": 3600.0}
+class Window(StrEnum):
+    DAY = "24h"
+    WEEK = "7d"
+
+
+class Step(StrEnum):
+    FIVE_MINUTES = "5m"
+    HOUR = "1h"
+
+
+class StackBy(StrEnum):
+    CATEGORY = "category"
+    MODEL = "model_id"
+
+
+WINDOWS: dict[Window, float] = {Window.DAY: 86400.0, Window.WEEK: 7 * 86400.0}
+STEPS: dict[Step, float] = {Step.FIVE_MINUTES: 300.0, Step.HOUR: 3600.0}
 # A chart with more stacks than this is unreadable: the rest are summed as "other".
 MAX_SERIES = 8
 TOP = 10
@@ -56,7 +68,7 @@ async def failure_patterns(
     since = (now // size) * size - (n - 1) * size
 
     def read(tx: Tx) -> Patterns:
-        counts = reports.per_bucket(tx, by, since=since, until=since + n * size)
+        counts = reports.per_bucket(tx, by.value, since=since, until=since + n * size)
         return Patterns(
             window=window,
             step=step,

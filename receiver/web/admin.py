@@ -8,6 +8,7 @@ token is configured); a store that cannot answer is a 503 from the app's handler
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -15,10 +16,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from receiver.engine.silences import Silence, SilenceRequest
-from receiver.loops import silences
+from receiver.errors import BadParameter
+from receiver.loops import patterns, silences
 from receiver.store import outbox
 from receiver.timefmt import parse_iso
 from receiver.web import api_models as m
+from receiver.web import params
 from receiver.web.context import services_of
 
 MAX_BODY = 64 * 1024
@@ -96,6 +99,45 @@ async def retry_outbox(request: Request) -> Response:
     return JSONResponse(m.Requeued(requeued=count).body())
 
 
+async def failure_patterns(request: Request) -> Response:
+    services = services_of(request)
+    query = request.query_params
+    try:
+        window, step, by = (
+            params.WINDOW.read(query),
+            params.STEP.read(query),
+            params.STACK_BY.read(query),
+        )
+    except BadParameter as exc:
+        error = m.ErrorResponse(error=str(exc), parameter=exc.name)
+        return JSONResponse(error.body(), status_code=400)
+    found = await patterns.failure_patterns(
+        services.store, window=window, step=step, by=by, now=services.clock()
+    )
+    return JSONResponse(
+        m.FailurePatterns(
+            window=found.window.value,
+            step=found.step.value,
+            by=found.by.value,
+            buckets=[datetime.fromtimestamp(b, UTC) for b in found.buckets],
+            series=[m.PatternSeries(key=k, counts=list(v)) for k, v in found.series],
+            total=found.total,
+            top_models=[m.KeyCount(key=c.key, count=c.count) for c in found.top_models],
+            top_users=[m.KeyCount(key=c.key, count=c.count) for c in found.top_users],
+            top_errors=[
+                m.TopError(
+                    fingerprint=e.fingerprint,
+                    count=e.count,
+                    category=e.category,
+                    model_id=e.model_id,
+                    message=e.message,
+                )
+                for e in found.top_errors
+            ],
+        ).body()
+    )
+
+
 def _time(value: object, *, field: str = "startsAt", required: bool = False) -> float | None:
     if value is None:
         if required:
@@ -122,6 +164,7 @@ def admin_routes() -> list[Route]:
         Route("/silences", create_silence, methods=["POST"], name="createSilence"),
         Route("/silences/{id}", delete_silence, methods=["DELETE"], name="expireSilence"),
         Route("/outbox", list_outbox, methods=["GET"], name="listOutbox"),
+        Route("/failure-patterns", failure_patterns, methods=["GET"], name="adminFailurePatterns"),
         Route("/outbox/retry", retry_outbox, methods=["POST"], name="retryDeadNotifications"),
         Route("/outbox/{id}/retry", retry_outbox, methods=["POST"], name="retryDeadNotification"),
     ]

@@ -139,6 +139,39 @@ class FailureStats(ApiModel):
     categories: list[CategoryStats]
 
 
+class PatternSeries(ApiModel):
+    key: str
+    counts: list[int] = Field(description="failures per bucket, one per entry of `buckets`")
+
+
+class KeyCount(ApiModel):
+    key: str
+    count: int
+
+
+class TopError(ApiModel):
+    fingerprint: str
+    count: int
+    category: str
+    model_id: str | None
+    message: str = Field(description="the text of the newest failure with this error")
+
+
+class FailurePatterns(ApiModel):
+    """`GET /api/admin/failure-patterns`: what the console's /failures page draws, from
+    failwatch's own store."""
+
+    window: str
+    step: str
+    by: str
+    buckets: list[datetime] = Field(description="the start of each bucket, oldest first")
+    series: list[PatternSeries]
+    total: int
+    top_models: list[KeyCount]
+    top_users: list[KeyCount]
+    top_errors: list[TopError]
+
+
 # The endpoints below are served by other modules; their models live here so that the
 # OpenAPI document is generated from one place.
 

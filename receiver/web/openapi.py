@@ -38,6 +38,7 @@ _RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     m.Expired,
     m.Outbox,
     m.Requeued,
+    m.FailurePatterns,
 )
 _REQUEST_MODELS: tuple[type[BaseModel], ...] = (m.WebhookPayload, m.SilenceRequest)
 
@@ -203,6 +204,14 @@ def operations_by_id() -> dict[str, Any]:
                 }
             ],
         },
+        _operation(
+            "adminFailurePatterns",
+            "Failures per bucket, stacked by category or model, and the top models, users "
+            "and errors of the window, from failwatch's own store (the console's /failures)",
+            _ADMIN,
+            {200: _json(m.FailurePatterns), **_errors(400, 401, 403, 404, 503)},
+            params.FAILURE_PATTERNS,
+        ),
         _operation(
             "retryDeadNotifications",
             "Send every dead notification again",

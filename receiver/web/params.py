@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 from starlette.datastructures import QueryParams
 
 from receiver.errors import BadParameter
+from receiver.loops.patterns import StackBy, Step, Window
 from receiver.supabase.queries import StatusFilter
 
 E = TypeVar("E", bound=StrEnum)
@@ -141,3 +142,18 @@ HOURS_BACK = IntParam(
 FAILED_GENERATIONS = (STATUS, HOURS_AGO, USER_ID, ADMIN_LIMIT)
 FAILURE_STATS = (HOURS_BACK,)
 OWN_FAILURES = (HOURS_AGO, SESSION_ID, USER_LIMIT)
+
+# The console's failure patterns (`GET /api/admin/failure-patterns`).
+WINDOW = ChoiceParam(
+    "window", options=Window, default=Window.DAY, description="the last 24 hours or 7 days"
+)
+STEP = ChoiceParam(
+    "step",
+    options=Step,
+    default=Step.FIVE_MINUTES,
+    description="bucket size (the console shows 1h for the 7-day window)",
+)
+STACK_BY = ChoiceParam(
+    "by", options=StackBy, default=StackBy.CATEGORY, description="the key of each series"
+)
+FAILURE_PATTERNS = (WINDOW, STEP, STACK_BY)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from typing import cast
+from enum import StrEnum
 
 from pydantic import SecretStr, ValidationError
 from starlette.responses import RedirectResponse, Response
@@ -55,10 +55,10 @@ async def logout(page: Page) -> Response:
 
 
 async def failures(page: Page) -> Response:
-    window = cast(patterns.Window, page.query("window", tuple(patterns.WINDOWS), "24h"))
-    default_step = "5m" if window == "24h" else "1h"
-    step = cast(patterns.Step, page.query("step", tuple(patterns.STEPS), default_step))
-    by = cast(patterns.StackBy, page.query("by", ("category", "model_id"), "category"))
+    window = patterns.Window(page.query("window", _values(patterns.Window), "24h"))
+    default_step = "5m" if window is patterns.Window.DAY else "1h"
+    step = patterns.Step(page.query("step", _values(patterns.Step), default_step))
+    by = patterns.StackBy(page.query("by", _values(patterns.StackBy), "category"))
     found = await patterns.failure_patterns(
         page.services.store, window=window, step=step, by=by, now=page.now
     )
@@ -72,6 +72,10 @@ async def failures(page: Page) -> Response:
         chart=json.dumps(chart, separators=(",", ":")),
         totals=[(key, sum(values)) for key, values in found.series],
     )
+
+
+def _values(choices: type[StrEnum]) -> tuple[str, ...]:
+    return tuple(choice.value for choice in choices)
 
 
 async def silence_list(page: Page) -> Response:

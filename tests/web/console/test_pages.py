@@ -5,6 +5,7 @@ silence editor's preview, create and expire, dead-letter retry, and hostile text
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path
 
@@ -220,3 +221,30 @@ async def test_status_masks_secrets(tmp_path: Path) -> None:
     assert "whsec-test" not in page.text
     assert "set (hidden)" in page.text
     assert "category, model_id" in page.text  # the routing tree's group_by
+
+
+async def test_the_page_and_the_json_api_show_the_same_counts(tmp_path: Path) -> None:
+    async with serving(console_app(tmp_path)) as client:
+        await sign_in(client)
+        await seed_failures(client, count=3)
+        page = await client.get("/failures?by=model_id")
+        api = await client.get(
+            "/api/admin/failure-patterns?by=model_id",
+            headers={"authorization": "Bearer console-admin-t0ken"},
+        )
+        bad = await client.get(
+            "/api/admin/failure-patterns?window=1y",
+            headers={"authorization": "Bearer console-admin-t0ken"},
+        )
+    body = api.json()
+    assert body["total"] == 5
+    assert [(s["key"], sum(s["counts"])) for s in body["series"]] == [
+        ("flux-pro", 3),
+        (HOSTILE_MODEL, 2),
+    ]
+    assert len(body["buckets"]) == 288
+    chart = html.unescape(re.search(r'data-chart="([^"]*)"', page.text).group(1))  # type: ignore[union-attr]
+    assert json.loads(chart)["series"] == [
+        {"label": s["key"], "values": s["counts"]} for s in body["series"]
+    ]
+    assert (bad.status_code, bad.json()["parameter"]) == (400, "window")

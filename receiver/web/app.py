@@ -32,6 +32,7 @@ from receiver.web.api import admin_query_routes, user_routes
 from receiver.web.api_models import error_response
 from receiver.web.auth import AdminOnly
 from receiver.web.context import Services
+from receiver.web.incidents import incident_routes
 from receiver.web.openapi import openapi_document, openapi_json
 from receiver.web.ops import healthz, metrics, readyz
 from receiver.web.slack import slack_interactions
@@ -134,7 +135,7 @@ def routes(settings: Settings) -> list[BaseRoute]:
         ),
         Mount(
             "/api/admin",
-            routes=[*admin_routes(), *admin_query_routes()],
+            routes=[*admin_routes(), *incident_routes(), *admin_query_routes()],
             middleware=[Middleware(AdminOnly)],
         ),
         *user_routes(cors_origins=settings.cors_origins),

@@ -4,6 +4,7 @@ click that may not act is explained to the clicker alone — and changes nothing
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -17,8 +18,10 @@ import pytest
 
 from receiver.config.settings import load_settings
 from receiver.loops import silences
+from receiver.loops.delivery import DeliveryWorker
 from receiver.loops.incidents import IncidentFilter, list_incidents
 from receiver.notifiers.registry import build_notifiers
+from receiver.store import open_store
 from receiver.store.tx import Tx
 from receiver.web.app import create_app
 from tests.loops.harness import Engine, engine
@@ -281,3 +284,64 @@ async def test_without_a_signing_secret_the_endpoint_is_off(tmp_path: Path) -> N
 
 def _hhmm(epoch: float) -> str:
     return time.strftime("%H:%M UTC", time.gmtime(epoch))
+
+
+async def test_three_replicas_one_click_is_one_silence_one_update_one_reply(
+    tmp_path: Path, slack: SlackStandIn, state_url: str | None
+) -> None:
+    if state_url is None:
+        pytest.skip("replicas share PostgreSQL; SQLite is one process by design")
+    async with rig(tmp_path, slack, state_url) as r:
+        stores = [open_store(state_url, pool_size=3) for _ in range(3)]
+        for store in stores:
+            await store.open()
+        try:
+            notifiers = build_notifiers(r.e.settings)
+            apps = [
+                create_app(r.e.settings, store=s, notifiers=notifiers, clock=r.e.clock)
+                for s in stores
+            ]
+            clients = [
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=a), base_url="http://fw")
+                for a in apps
+            ]
+            message = r.message()
+            now = int(r.e.clock())
+            # One click that Slack delivers to every replica (its retries), and clicks
+            # by three people at once, each reaching another replica.
+            once = slack.interaction(message, "failwatch.mute", option="1h", timestamp=now)
+            others = [
+                slack.interaction(
+                    message, "failwatch.mute", option="4h", user_id=f"U{i}", timestamp=now
+                )
+                for i in range(3)
+            ]
+            posts = [
+                client.post(URL, content=body, headers=headers)
+                for client, (body, headers) in zip(clients * 2, [once] * 3 + others, strict=True)
+            ]
+            answers = await asyncio.gather(*posts)
+            assert [a.status_code for a in answers] == [200] * 6
+            workers = [
+                DeliveryWorker(
+                    store=s,
+                    notifiers=notifiers,
+                    settings=r.e.settings.delivery,
+                    metrics=r.e.metrics,
+                    clock=r.e.clock,
+                )
+                for s in stores
+            ]
+            for _ in range(3):
+                await asyncio.gather(*(w.deliver_due() for w in workers))
+            running = await silences.listing(r.e.store, include_expired=False, now=r.e.clock())
+            assert len(running) == 1
+            assert await r.actions() == 1
+            assert len(r.message().history) == 1
+            assert len(r.message().replies) == 1
+            assert r.message().replies[0].text.startswith("Muted until ")
+            for client in clients:
+                await client.aclose()
+        finally:
+            for store in stores:
+                await store.close()

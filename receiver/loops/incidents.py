@@ -23,6 +23,7 @@ from receiver.engine.incidents import (
     Verdict,
     action_sentence,
     decide_action,
+    group_key_of,
     is_incident_id,
     mark_of,
     mute_silence,
@@ -197,6 +198,9 @@ def _act(
     integrations: Integrations,
     now: float,
 ) -> ActionResult:
+    # Locks in the order a flush takes them (group, then incident), so that an action and
+    # a flush of the same group on two replicas wait for each other, never deadlock.
+    stored_groups.lock_group(tx, group_key_of(incident_id))
     incident = stored.find(tx, incident_id, lock=True)
     if stored.action_seen(tx, source=actor.source.value, actor_id=actor.id, action_ts=action_ts):
         return ActionResult(Outcome.DUPLICATE, "Already done.", incident)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from receiver import __version__
+from receiver.cli import incidents as cli_incidents
 from receiver.cli import send_test as cli_send_test
 from receiver.cli import state as cli_state
 from receiver.cli import supabase as cli_supabase
@@ -64,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_check_config)
 
     cli_state.register(commands, _config_option)
+    cli_incidents.register(commands, _config_option)
     cli_send_test.register(commands, _config_option)
 
     version = commands.add_parser("version", help="print the version")

@@ -62,7 +62,7 @@ def register(commands: Any, config_option: Callable[[argparse.ArgumentParser], N
     retry.set_defaults(handler=_outbox_retry)
 
 
-def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+def with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
     async def run() -> T:
         store = open_store(
             settings.state_url.get_secret_value(), schema=settings.state_schema, pool_size=2
@@ -84,12 +84,12 @@ def _silence_add(args: argparse.Namespace) -> int:
             matchers=tuple(Matcher.parse(m) for m in args.match),
             ends_at=time.time() + seconds,
             comment=args.comment,
-            author=args.author or _user(),
+            author=args.author or current_user(),
         )
     except (ValueError, ValidationError) as exc:
         print(f"failwatch: {_first_line(exc)}", file=sys.stderr)
         return 2
-    created = _with_store(settings, lambda s: silences.create(s, request, now=time.time()))
+    created = with_store(settings, lambda s: silences.create(s, request, now=time.time()))
     print(json.dumps(created.describe(now=time.time())))
     return 0
 
@@ -97,7 +97,7 @@ def _silence_add(args: argparse.Namespace) -> int:
 def _silence_list(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     now = time.time()
-    found = _with_store(settings, lambda s: silences.listing(s, include_expired=args.all, now=now))
+    found = with_store(settings, lambda s: silences.listing(s, include_expired=args.all, now=now))
     for silence in found:
         print(json.dumps(silence.describe(now=now)))
     return 0
@@ -105,7 +105,7 @@ def _silence_list(args: argparse.Namespace) -> int:
 
 def _silence_expire(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    done = _with_store(settings, lambda s: silences.expire(s, args.id, now=time.time()))
+    done = with_store(settings, lambda s: silences.expire(s, args.id, now=time.time()))
     if not done:
         print(f"failwatch: no running silence {args.id}", file=sys.stderr)
         return 1
@@ -116,7 +116,7 @@ def _silence_expire(args: argparse.Namespace) -> int:
 def _outbox_list(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     status = None if args.status == "all" else args.status
-    rows = _with_store(
+    rows = with_store(
         settings,
         lambda s: s.read(lambda tx: outbox.list_rows(tx, status=status, limit=args.limit)),
     )
@@ -128,7 +128,7 @@ def _outbox_list(args: argparse.Namespace) -> int:
 def _outbox_retry(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     ids = list(args.ids) or None
-    count = _with_store(
+    count = with_store(
         settings,
         lambda s: s.write(lambda tx: outbox.requeue_dead(tx, ids, now=time.time())),
     )
@@ -136,7 +136,7 @@ def _outbox_retry(args: argparse.Namespace) -> int:
     return 0
 
 
-def _user() -> str:
+def current_user() -> str:
     import getpass
 
     try:

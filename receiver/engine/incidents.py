@@ -84,6 +84,11 @@ def incident_id(group_key: str, episode: int) -> str:
     return f"{group_key}-{episode}"
 
 
+def group_key_of(incident: str) -> str:
+    """The group an incident id names (the id must be one: see `is_incident_id`)."""
+    return incident.rpartition("-")[0]
+
+
 def is_incident_id(text: str) -> bool:
     """Whether `text` has the form of an incident id (say, from a URL or a button)."""
     return _ID.fullmatch(text) is not None

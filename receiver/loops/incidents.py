@@ -24,9 +24,11 @@ from receiver.engine.incidents import (
     Verdict,
     action_sentence,
     decide_action,
+    group_key_of,
     is_incident_id,
     mark_of,
     mute_silence,
+    state_of,
 )
 from receiver.engine.notification import action_notification, episode_streams
 from receiver.loops.flush import enqueue, load_details, resolve_episode, write_notification
@@ -38,12 +40,15 @@ from receiver.store import incidents as stored
 from receiver.store import silences as stored_silences
 from receiver.store.incidents import IncidentFilter
 from receiver.store.tx import Tx
+from receiver.timefmt import iso
 
 __all__ = [
     "ActionResult",
     "IncidentFilter",
     "IncidentTimeline",
     "act",
+    "describe",
+    "describe_timeline",
     "incident_counts",
     "incident_details",
     "list_incidents",
@@ -72,6 +77,65 @@ class IncidentTimeline:
     incident: IncidentRow
     notifications: tuple[OutboxRow, ...]
     actions: tuple[ActionRow, ...]
+
+
+def describe(incident: IncidentRow, *, now: float) -> dict[str, object]:
+    """An incident as the admin API, the CLI and the console show it."""
+    muted = state_of(incident, now).value == "muted"
+    return {
+        "id": incident.id,
+        "state": state_of(incident, now).value,
+        "labels": incident.labels,
+        "category": incident.labels.get("category"),
+        "modelId": incident.labels.get("model_id"),
+        "receiver": incident.receiver,
+        "openedAt": iso(incident.opened_at),
+        "firstSeen": iso(incident.first_seen),
+        "lastSeen": iso(incident.last_seen),
+        "failures": incident.failures,
+        "usersAffected": incident.users_affected,
+        "acknowledgedBy": incident.acked_by,
+        "acknowledgedAt": iso(incident.acked_at),
+        "mutedBy": incident.muted_by if muted else None,
+        "mutedUntil": iso(incident.muted_until) if muted else None,
+        "silenceId": incident.silence_id if muted else None,
+        "resolvedBy": incident.resolved_by,
+        "resolvedAt": iso(incident.resolved_at),
+    }
+
+
+def describe_timeline(timeline: IncidentTimeline, *, now: float) -> dict[str, object]:
+    """An incident with the notifications written about it and the actions taken."""
+    return {
+        **describe(timeline.incident, now=now),
+        "notifications": [
+            {
+                "id": row.notification.id,
+                "reason": row.notification.reason.value,
+                "action": row.notification.action,
+                "receiver": row.receiver,
+                "integration": row.integration,
+                "status": row.status,
+                "attempts": row.attempts,
+                "createdAt": iso(row.created_at),
+                "sentAt": iso(row.sent_at),
+                "lastError": row.last_error,
+            }
+            for row in timeline.notifications
+        ],
+        "actions": [
+            {
+                "action": a.action,
+                "argument": a.argument,
+                "actorId": a.actor_id,
+                "actorName": a.actor_name,
+                "team": a.team,
+                "source": a.source,
+                "at": iso(a.created_at),
+            }
+            for a in timeline.actions
+        ],
+    }
 
 
 async def list_incidents(store: Store, query: IncidentFilter, *, now: float) -> list[IncidentRow]:
@@ -161,6 +225,9 @@ def _act(
     integrations: Integrations,
     now: float,
 ) -> ActionResult:
+    # Locks in the order a flush takes them (group, then incident), so that an action and
+    # a flush of the same group on two replicas wait for each other, never deadlock.
+    stored_groups.lock_group(tx, group_key_of(incident_id))
     incident = stored.find(tx, incident_id, lock=True)
     if stored.action_seen(tx, source=actor.source.value, actor_id=actor.id, action_ts=action_ts):
         return ActionResult(Outcome.DUPLICATE, "Already done.", incident)

@@ -79,6 +79,12 @@ def find_group(tx: Tx, key: str) -> GroupRow | None:
     )
 
 
+def lock_group(tx: Tx, key: str) -> None:
+    """Lock a group's row (PostgreSQL) to the end of the transaction, as a flush of it
+    does: whoever changes a group and its incident takes the group first."""
+    tx.fetchone(f"SELECT 1 FROM groups WHERE group_key = ?{for_update(tx)}", (key,))
+
+
 def load_group(tx: Tx, key: str) -> GroupRow:
     group = find_group(tx, key)
     assert group is not None, f"group {key} vanished inside its transaction"

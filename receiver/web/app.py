@@ -34,6 +34,7 @@ from receiver.web.auth import AdminOnly
 from receiver.web.console import console_routes
 from receiver.web.console.session import Signer
 from receiver.web.context import Services
+from receiver.web.incidents import incident_routes
 from receiver.web.openapi import openapi_document, openapi_json
 from receiver.web.ops import healthz, metrics, readyz
 from receiver.web.slack import slack_interactions
@@ -142,7 +143,7 @@ def routes(settings: Settings) -> list[BaseRoute]:
         ),
         Mount(
             "/api/admin",
-            routes=[*admin_routes(), *admin_query_routes()],
+            routes=[*admin_routes(), *incident_routes(), *admin_query_routes()],
             middleware=[Middleware(AdminOnly)],
         ),
         *user_routes(cors_origins=settings.cors_origins),

@@ -80,8 +80,13 @@ def signed(
 ) -> bool:
     """Whether one of `secrets` signed this body at a time within WINDOW of `now`."""
     # SignatureVerifier would raise on a timestamp int() refuses (500) and accept some it
-    # should not ("1_700", " 17"); compare_digest raises on non-ASCII signatures.
+    # should not ("1_700", " 17"); compare_digest raises on non-ASCII signatures, and the
+    # verifier on a body that is not UTF-8 (which no Slack request is).
     if timestamp is None or signature is None:
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
         return False
     if not _TIMESTAMP.fullmatch(timestamp) or not _SIGNATURE.fullmatch(signature):
         return False

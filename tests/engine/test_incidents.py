@@ -14,6 +14,7 @@ from receiver.engine.incidents import (
     Outcome,
     action_sentence,
     decide_action,
+    group_key_of,
     incident_id,
     is_incident_id,
     mark_lines,
@@ -56,6 +57,7 @@ BOB = Actor("U0BOB", "Bob", ActionSource.SLACK, team="T1")
 def test_the_id_is_the_group_and_episode_and_url_safe() -> None:
     assert OPEN.id == "0123456789abcdef01234567-3"
     assert is_incident_id(OPEN.id)
+    assert group_key_of(OPEN.id) == KEY
     for bad in ("", "x", KEY, f"{KEY}-0", f"{KEY}-01", f"{KEY}-1/..", f"{KEY.upper()}-1"):
         assert not is_incident_id(bad), bad
 

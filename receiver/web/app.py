@@ -115,16 +115,15 @@ def create_app(
             await services.store.close()
             log.info("failwatch stopped")
 
-    api = routes(settings)
     app = Starlette(
-        routes=[*api, *console_routes()],
+        routes=[*routes(settings), *console_routes()],
         middleware=[Middleware(RequestTiming, metrics=services.metrics)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.services = services
     app.state.supabase = supabase
-    app.state.openapi = openapi_document(api)
+    app.state.openapi = openapi_document(app.routes)
     app.state.console_signer = Signer(settings, insecure_no_auth=insecure_no_auth)
     return app
 

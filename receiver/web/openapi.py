@@ -23,6 +23,8 @@ from receiver.web import params
 from receiver.web.params import QueryParam
 
 _REF = "#/components/schemas/{model}"
+# The route names of the console (`web/console`) start with this.
+CONSOLE_PREFIX = "console"
 
 _RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     m.ErrorResponse,
@@ -114,8 +116,15 @@ def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
     }
 
 
+def is_console(route: BaseRoute) -> bool:
+    """The console's pages answer HTML to a browser: they are not part of the API."""
+    return (getattr(route, "name", None) or "").startswith(CONSOLE_PREFIX)
+
+
 def _endpoints(routes: Sequence[BaseRoute], prefix: str = "") -> Iterator[tuple[str, str, str]]:
     for route in routes:
+        if is_console(route):
+            continue
         if isinstance(route, Mount):
             yield from _endpoints(route.routes, prefix + route.path)
         elif isinstance(route, Route):

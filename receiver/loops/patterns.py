@@ -33,6 +33,7 @@ STEPS: dict[Step, float] = {Step.FIVE_MINUTES: 300.0, Step.HOUR: 3600.0}
 # A chart with more stacks than this is unreadable: the rest are summed as "other".
 MAX_SERIES = 8
 TOP = 10
+DAY = 86400.0
 OTHER = "other"
 NONE = "(none)"
 
@@ -48,6 +49,9 @@ class Patterns:
     series: tuple[tuple[str, tuple[int, ...]], ...]
     total: int
     top_models: tuple[KeyCount, ...]
+    # Users and errors are counted per UTC day: theirs start at the day holding the window's
+    # start.
+    tops_since: float
     top_users: tuple[KeyCount, ...]
     top_errors: tuple[ErrorCount, ...]
 
@@ -68,7 +72,7 @@ async def failure_patterns(
     since = (now // size) * size - (n - 1) * size
 
     def read(tx: Tx) -> Patterns:
-        counts = reports.per_bucket(tx, by.value, since=since, until=since + n * size)
+        counts = reports.per_bucket(tx, by.value, since=since, until=since + n * size, step=size)
         return Patterns(
             window=window,
             step=step,
@@ -77,6 +81,7 @@ async def failure_patterns(
             series=_stacks(counts, since=since, step=size, n=n),
             total=sum(c.count for c in counts),
             top_models=tuple(reports.top(tx, "model_id", since=since, limit=TOP)),
+            tops_since=(since // DAY) * DAY,
             top_users=tuple(reports.top(tx, "user_id", since=since, limit=TOP)),
             top_errors=tuple(reports.top_errors(tx, since=since, limit=TOP)),
         )
@@ -110,11 +115,11 @@ async def sparklines(store: Store, *, now: float) -> dict[tuple[str, str], tuple
     """Failures per hour over the last 24 h for each (category, model_id) (model '' when
     none): the line drawn beside each incident of that category and model."""
     await catch_up(store)
-    size = reports.BUCKETS["category_model"]
+    size = 3600.0
     since = (now // size) * size - (SPARK_HOURS - 1) * size
     counts = await store.read(
         lambda tx: reports.per_bucket(
-            tx, "category_model", since=since, until=since + SPARK_HOURS * size
+            tx, "category_model", since=since, until=since + SPARK_HOURS * size, step=size
         )
     )
     lines: dict[tuple[str, str], list[int]] = {}

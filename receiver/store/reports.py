@@ -16,14 +16,6 @@ from typing import Literal
 from receiver.store.tx import Tx, for_update
 
 Dimension = Literal["category", "model_id", "user_id", "fingerprint", "category_model"]
-# The bucket of each dimension, in seconds: fine for the charts, coarse where keys are many.
-BUCKETS: dict[Dimension, float] = {
-    "category": 300.0,
-    "model_id": 300.0,
-    "category_model": 3600.0,
-    "user_id": 3600.0,
-    "fingerprint": 3600.0,
-}
 # The SQL that gives each dimension's key from a failures row (NULL becomes '').
 _KEYS: dict[Dimension, str] = {
     "category": "category",
@@ -31,6 +23,16 @@ _KEYS: dict[Dimension, str] = {
     "user_id": "COALESCE(user_id, '')",
     "fingerprint": "fingerprint",
     "category_model": "category || ':' || COALESCE(model_id, '')",
+}
+# The bucket sizes kept for each dimension, in seconds: fine where there are few keys
+# (the charts), a day where there are many (users, errors), so that a window of 7 days
+# is a few thousand rows either way.
+RESOLUTIONS: dict[Dimension, tuple[float, ...]] = {
+    "category": (300.0, 3600.0),
+    "model_id": (300.0, 3600.0),
+    "category_model": (3600.0,),
+    "user_id": (86400.0,),
+    "fingerprint": (86400.0,),
 }
 # Failures folded per transaction: a large backlog is taken in several steps.
 FOLD_BATCH = 100_000
@@ -84,15 +86,15 @@ def fold(tx: Tx) -> int:
         return 0
     upto, folded = int(top[0]), int(top[1])
     for dimension, key in _KEYS.items():
-        size = BUCKETS[dimension]
-        tx.execute(
-            "INSERT INTO failure_rollup (dimension, bucket, key, count) "
-            f"SELECT ?, {_floor(tx)} AS b, {key} AS k, count(*) FROM failures "
-            "WHERE seq > ? AND seq <= ? GROUP BY b, k "
-            "ON CONFLICT (dimension, bucket, key) "
-            "DO UPDATE SET count = failure_rollup.count + excluded.count",
-            (dimension, size, size, last, upto),
-        )
+        for size in RESOLUTIONS[dimension]:
+            tx.execute(
+                "INSERT INTO failure_rollup (dimension, bucket, key, count) "
+                f"SELECT ?, {_floor(tx)} AS b, {key} AS k, count(*) FROM failures "
+                "WHERE seq > ? AND seq <= ? GROUP BY b, k "
+                "ON CONFLICT (dimension, bucket, key) "
+                "DO UPDATE SET count = failure_rollup.count + excluded.count",
+                (_name(dimension, size), size, size, last, upto),
+            )
     for (seq,) in tx.fetchall(
         "SELECT max(seq) FROM failures WHERE seq > ? AND seq <= ? GROUP BY fingerprint",
         (last, upto),
@@ -109,23 +111,40 @@ def fold(tx: Tx) -> int:
     return folded
 
 
-def per_bucket(tx: Tx, dimension: Dimension, *, since: float, until: float) -> list[BucketCount]:
-    """Counts of the buckets that start in [since, until)."""
+def _name(dimension: Dimension, size: float) -> str:
+    """How a dimension at one resolution is named in the rollup: `model_id/300`."""
+    return f"{dimension}/{int(size)}"
+
+
+def resolution(dimension: Dimension, step: float) -> float:
+    """The coarsest bucket of `dimension` that still fits `step` (or its finest)."""
+    fitting = [size for size in RESOLUTIONS[dimension] if size <= step]
+    return max(fitting) if fitting else min(RESOLUTIONS[dimension])
+
+
+def per_bucket(
+    tx: Tx, dimension: Dimension, *, since: float, until: float, step: float
+) -> list[BucketCount]:
+    """Counts of the buckets that start in [since, until), at the resolution that fits
+    `step`."""
     rows = tx.fetchall(
         "SELECT bucket, key, count FROM failure_rollup "
         "WHERE dimension = ? AND bucket >= ? AND bucket < ?",
-        (dimension, since, until),
+        (_name(dimension, resolution(dimension, step)), since, until),
     )
     return [BucketCount(float(r[0]), str(r[1]), int(r[2])) for r in rows]
 
 
 def top(tx: Tx, dimension: Dimension, *, since: float, limit: int) -> list[KeyCount]:
-    """The keys with the most failures in the buckets from `since` on, most first (ties by
-    key, so every store answers alike)."""
+    """The keys with the most failures in the buckets that hold `since` or start after it
+    (at the dimension's coarsest resolution: for users and errors, since the start of
+    the UTC day that holds `since`), most first; ties by key, so every store answers
+    alike."""
+    size = max(RESOLUTIONS[dimension])
     rows = tx.fetchall(
         "SELECT key, sum(count) AS n FROM failure_rollup WHERE dimension = ? AND bucket >= ? "
         "GROUP BY key ORDER BY n DESC, key LIMIT ?",
-        (dimension, since, limit),
+        (_name(dimension, size), (since // size) * size, limit),
     )
     return [KeyCount(str(r[0]), int(r[1])) for r in rows]
 

@@ -123,6 +123,7 @@ async def failure_patterns(request: Request) -> Response:
             series=[m.PatternSeries(key=k, counts=list(v)) for k, v in found.series],
             total=found.total,
             top_models=[m.KeyCount(key=c.key, count=c.count) for c in found.top_models],
+            tops_since=datetime.fromtimestamp(found.tops_since, UTC),
             top_users=[m.KeyCount(key=c.key, count=c.count) for c in found.top_users],
             top_errors=[
                 m.TopError(

@@ -168,6 +168,10 @@ class FailurePatterns(ApiModel):
     series: list[PatternSeries]
     total: int
     top_models: list[KeyCount]
+    tops_since: datetime = Field(
+        description="users and errors are counted per UTC day, from the day holding the "
+        "window's start"
+    )
     top_users: list[KeyCount]
     top_errors: list[TopError]
 

@@ -49,7 +49,7 @@ async def test_folded_counts_per_bucket_within_the_window(store: Store) -> None:
     assert await store.write(reports.fold) == len(arrivals)
     assert await store.write(reports.fold) == 0  # nothing new: nothing counted twice
     counts = await store.read(
-        lambda tx: reports.per_bucket(tx, "model_id", since=1200.0, until=1800.0)
+        lambda tx: reports.per_bucket(tx, "model_id", since=1200.0, until=1800.0, step=300.0)
     )
     assert sorted((c.bucket, c.key, c.count) for c in counts) == [
         (1200.0, "flux-pro", 2),  # 1200 <= 1299.9 < 1500 (5-minute buckets)

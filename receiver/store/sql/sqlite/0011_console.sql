@@ -1,9 +1,10 @@
 -- The console's counts (issue 16): failures per bucket and key, folded in from the
 -- failures table after a cursor, so that a page over 24 h or 7 d reads a few thousand
--- rows however many failures there are. `dimension` is what `key` is: category,
--- model_id, user_id, fingerprint, or category_model (`category:model_id`, for the
--- incidents' sparklines; a category never holds a colon). Buckets are 5 minutes for
--- the category and model charts, an hour for the rest (many keys, few per bucket).
+-- rows however many failures there are. `dimension` names what `key` is and the
+-- bucket size, e.g. `model_id/300`: category and model_id per 5 minutes and per hour
+-- (the charts), category_model per hour (`category:model_id`, the incidents'
+-- sparklines; a category never holds a colon), user_id and fingerprint per day (many
+-- keys). `store/reports.py` says which.
 CREATE TABLE failure_rollup (
     dimension TEXT NOT NULL,
     bucket    REAL NOT NULL,

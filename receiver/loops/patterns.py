@@ -49,8 +49,9 @@ class Patterns:
     series: tuple[tuple[str, tuple[int, ...]], ...]
     total: int
     top_models: tuple[KeyCount, ...]
-    # Users and errors are counted per UTC day: theirs start at the day holding the window's
-    # start.
+    # Users and errors are counted per UTC day, over the last day whatever the window
+    # (a week of users is as many rows as failures): theirs start at the start of the UTC
+    # day that holds `now - 24 h`.
     tops_since: float
     top_users: tuple[KeyCount, ...]
     top_errors: tuple[ErrorCount, ...]
@@ -71,6 +72,8 @@ async def failure_patterns(
     n = int(WINDOWS[window] // size)
     since = (now // size) * size - (n - 1) * size
 
+    tops_since = ((now - DAY) // DAY) * DAY
+
     def read(tx: Tx) -> Patterns:
         counts = reports.per_bucket(tx, by.value, since=since, until=since + n * size, step=size)
         return Patterns(
@@ -81,9 +84,9 @@ async def failure_patterns(
             series=_stacks(counts, since=since, step=size, n=n),
             total=sum(c.count for c in counts),
             top_models=tuple(reports.top(tx, "model_id", since=since, limit=TOP)),
-            tops_since=(since // DAY) * DAY,
-            top_users=tuple(reports.top(tx, "user_id", since=since, limit=TOP)),
-            top_errors=tuple(reports.top_errors(tx, since=since, limit=TOP)),
+            tops_since=tops_since,
+            top_users=tuple(reports.top(tx, "user_id", since=tops_since, limit=TOP)),
+            top_errors=tuple(reports.top_errors(tx, since=tops_since, limit=TOP)),
         )
 
     return await store.read(read)

@@ -169,8 +169,8 @@ class FailurePatterns(ApiModel):
     total: int
     top_models: list[KeyCount]
     tops_since: datetime = Field(
-        description="users and errors are counted per UTC day, from the day holding the "
-        "window's start"
+        description="users and errors are counted per UTC day, over the last day whatever "
+        "the window: from the start of the UTC day that holds now - 24 h"
     )
     top_users: list[KeyCount]
     top_errors: list[TopError]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ import pytest
 if TYPE_CHECKING:
     from selenium.webdriver.chrome.webdriver import WebDriver
 
+from tests.bench.console import fill
 from tests.payloads import SECRET, auth, failed_insert, generation
 from tests.serving import Server, running_serve
 from tests.web.console.harness import HOSTILE_ERROR, HOSTILE_MODEL, TOKEN
@@ -76,6 +78,9 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
+    # A day of history first (already dispatched), so the chart has a shape to draw and
+    # the console's counts start from a backlog; then a few failures over the webhook.
+    fill(tmp_path / "failwatch.db", failures=3_000, incidents=0, days=1.0, now=time.time())
     with running_serve(
         tmp_path,
         FAILWATCH_WEBHOOK_SECRET=SECRET,

@@ -54,6 +54,14 @@ async def page_csrf(client: httpx.AsyncClient, path: str = "/silences") -> str:
     return csrf_of((await client.get(path)).text)
 
 
+def hostile_generation() -> dict[str, Any]:
+    """A failed generation whose model, user and error are hostile HTML."""
+    row = generation(id=str(uuid.uuid4()), model_id=HOSTILE_MODEL, user_id=HOSTILE_MODEL)
+    row["parameters"]["error"] = HOSTILE_ERROR
+    row["parameters"]["errorContext"]["message"] = HOSTILE_ERROR
+    return row
+
+
 async def seed_failures(client: httpx.AsyncClient, *, hostile: bool = True, count: int = 3) -> None:
     """Failures through the webhook: a few ordinary ones and, if asked, hostile ones."""
     rows = [
@@ -61,11 +69,7 @@ async def seed_failures(client: httpx.AsyncClient, *, hostile: bool = True, coun
         for i in range(count)
     ]
     if hostile:
-        for _ in range(2):
-            row = generation(id=str(uuid.uuid4()), model_id=HOSTILE_MODEL, user_id=HOSTILE_MODEL)
-            row["parameters"]["error"] = HOSTILE_ERROR
-            row["parameters"]["errorContext"]["message"] = HOSTILE_ERROR
-            rows.append(row)
+        rows += [hostile_generation(), hostile_generation()]
     for i, row in enumerate(rows):
         row["parameters"]["errorContext"]["timestamp"] = f"2024-05-01T12:01:{i:02d}.000Z"
         body = failed_insert(**row)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 from tests.bench.console import fill
 from tests.payloads import SECRET, auth, failed_insert, generation
 from tests.serving import Server, running_serve
-from tests.web.console.harness import HOSTILE_ERROR, HOSTILE_MODEL, TOKEN
+from tests.web.console.harness import HOSTILE_MODEL, TOKEN, hostile_generation
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -89,10 +89,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     ) as served:
         rows = [generation(id=str(uuid.uuid4()), model_id="flux-pro") for _ in range(4)]
         rows += [generation(id=str(uuid.uuid4()), model_id="sdxl") for _ in range(2)]
-        hostile = generation(id=str(uuid.uuid4()), model_id=HOSTILE_MODEL, user_id=HOSTILE_MODEL)
-        hostile["parameters"]["error"] = HOSTILE_ERROR
-        hostile["parameters"]["errorContext"]["message"] = HOSTILE_ERROR
-        rows.append(hostile)
+        rows.append(hostile_generation())
         for n, row in enumerate(rows):
             row["parameters"]["errorContext"]["timestamp"] = f"2024-05-01T12:02:{n:02d}.000Z"
             answer = httpx.post(

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from receiver.config.settings import Settings, load_settings
 from receiver.durations import parse_duration
-from receiver.engine.matchers import Matcher
+from receiver.engine.matchers import parse_matchers
 from receiver.engine.silences import SilenceRequest
 from receiver.loops import silences
 from receiver.store import Store, open_store, outbox
@@ -81,7 +81,7 @@ def _silence_add(args: argparse.Namespace) -> int:
     try:
         seconds = parse_duration(args.duration)
         request = SilenceRequest(
-            matchers=tuple(Matcher.parse(m) for m in args.match),
+            matchers=tuple(m for text in args.match for m in parse_matchers(text)),
             ends_at=time.time() + seconds,
             comment=args.comment,
             author=args.author or current_user(),

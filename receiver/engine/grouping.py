@@ -6,7 +6,9 @@ Alertmanager's semantics, as one pure function with the clock passed in:
 - after that, failures that arrive are sent at most every `group_interval`, as
   `new_error` when they include an error (fingerprint) the episode had not notified,
   else `new_failures`;
-- an open group with nothing new is re-sent every `repeat_interval` (`repeat`), unless
+- an open group with nothing new is re-sent every `repeat_interval` (`repeat`), on a
+  `group_interval` tick as in Alertmanager: a `repeat_interval` of 7m with ticks every 5m
+  repeats every 10m, one shorter than `group_interval` every `group_interval` — unless
   someone acknowledged its incident;
 - after `resolve_after` without failures it is `resolved` and its episode ends; the next
   failure opens a new episode (and a new first message). A group of stuck generations
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -125,7 +128,15 @@ def _repeats(group: GroupState) -> bool:
 
 def _repeat_due(group: GroupState, timing: Timing) -> float:
     assert group.last_flush_at is not None
-    return group.last_flush_at + timing.repeat_interval
+    return group.last_flush_at + repeat_after(timing)
+
+
+def repeat_after(timing: Timing) -> float:
+    """How long after a message an unchanged group is sent again: the first
+    `group_interval` tick at or after `repeat_interval`."""
+    # The tolerance keeps an exact multiple (4h over 5m) from rounding up a tick.
+    ticks = math.ceil(timing.repeat_interval / timing.group_interval - 1e-9)
+    return max(ticks, 1) * timing.group_interval
 
 
 def group_key(route: Route, labels: Mapping[str, str]) -> str:

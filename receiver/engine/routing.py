@@ -3,7 +3,11 @@
 A tree of routes, Alertmanager style. The root matches everything. A failure descends
 into the first child whose matchers all match its labels, and into later siblings too
 when that child says `continue: true`; where no child matches, the current route takes
-it. Children inherit receiver, `group_by` and timings from their parent.
+it. Children inherit receiver, `group_by` and timings from their parent. `group_by:
+['...']` groups by every label of the failure; Alertmanager's older `match` (equality)
+and `match_re` (regex) are read as matchers. The tree is checked whole, as Alertmanager
+checks it at load: no matchers and no `continue` on the root, `group_interval` and
+`repeat_interval` more than zero, `group_by` without repeats and with `...` alone.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from receiver.durations import Duration
-from receiver.engine.matchers import Matcher, all_match
+from receiver.engine.matchers import Matcher, Matchers, all_match
 
 DEFAULT_GROUP_BY = ("category", "model_id")
+EVERY_LABEL = "..."  # group_by: ['...'] groups by all of a failure's labels
 
 
 class RouteConfig(BaseModel):
@@ -28,7 +33,7 @@ class RouteConfig(BaseModel):
 
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     receiver: str | None = None
-    matchers: tuple[Matcher, ...] = ()
+    matchers: Matchers = ()
     group_by: tuple[str, ...] | None = None
     group_wait: Duration | None = None
     group_interval: Duration | None = None
@@ -37,6 +42,40 @@ class RouteConfig(BaseModel):
     send_resolved: bool | None = None
     continue_: bool = Field(False, alias="continue")
     routes: tuple[RouteConfig, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_matchers(cls, data: Any) -> Any:
+        """Alertmanager's deprecated `match` and `match_re`, read as `=` and `=~` matchers."""
+        if not isinstance(data, Mapping) or not {"match", "match_re"} & data.keys():
+            return data
+        data = dict(data)
+        written = data.get("matchers", [])
+        matchers = [written] if isinstance(written, str) else list(written or [])
+        for key, op in (("match", "="), ("match_re", "=~")):
+            table = data.pop(key, None) or {}
+            if not isinstance(table, Mapping):
+                raise ValueError(f"{key} is a map of label names to values")
+            for name, value in table.items():
+                if not isinstance(value, str | int) or isinstance(value, bool):
+                    raise ValueError(f"{key}.{name}: needs a value, like {name}: flux-pro")
+                matchers.append(Matcher(str(name), op, str(value)))
+        data["matchers"] = matchers
+        return data
+
+    @field_validator("group_by")
+    @classmethod
+    def _group_by(cls, names: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if names is None:
+            return None
+        if EVERY_LABEL in names and len(names) > 1:
+            raise ValueError(f"{EVERY_LABEL!r} (every label) cannot be listed with other labels")
+        for i, name in enumerate(names):
+            if not name:
+                raise ValueError("a label name cannot be empty")
+            if name in names[:i]:
+                raise ValueError(f"{name!r} is listed twice")
+        return names
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +115,14 @@ class Route:
             found.extend(child.walk())
         return found
 
+    @property
+    def groups_by_every_label(self) -> bool:
+        return self.group_by == (EVERY_LABEL,)
+
     def group_labels(self, labels: Mapping[str, str]) -> dict[str, str]:
+        """The labels that name this failure's group on this route."""
+        if self.groups_by_every_label:
+            return dict(labels)
         return {name: labels.get(name, "") for name in self.group_by}
 
 
@@ -87,6 +133,8 @@ def build_routes(
     problems: list[str] = []
     if config.matchers:
         problems.append("route: the root route matches everything; it takes no matchers")
+    if config.continue_:
+        problems.append("route.continue: the root route has no siblings to continue to")
     root = _resolve(
         config,
         parent=None,
@@ -126,6 +174,8 @@ def _resolve(
     )
     if timing.group_interval <= 0:
         problems.append(f"{path}.group_interval: must be more than 0")
+    if timing.repeat_interval <= 0:
+        problems.append(f"{path}.repeat_interval: must be more than 0")
     if timing.resolve_after <= 0:
         problems.append(f"{path}.resolve_after: must be more than 0")
     group_by = (

@@ -14,7 +14,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from receiver.engine.matchers import Matcher, all_match
+from receiver.engine.matchers import Matcher, Matchers, all_match, load_stored
 from receiver.rows import SilenceRow
 from receiver.timefmt import iso
 
@@ -41,7 +41,7 @@ class Silence:
     def from_row(cls, row: SilenceRow) -> Silence:
         return cls(
             id=row.id,
-            matchers=tuple(Matcher.parse(m) for m in row.matchers),
+            matchers=tuple(load_stored(m) for m in row.matchers),
             starts_at=row.starts_at,
             ends_at=row.ends_at,
             comment=row.comment,
@@ -89,7 +89,7 @@ class SilenceRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    matchers: tuple[Matcher, ...] = Field(min_length=1, max_length=20)
+    matchers: Matchers = Field(min_length=1, max_length=20)
     starts_at: float | None = None
     ends_at: float
     comment: str = Field(min_length=1, max_length=1000)

@@ -4,7 +4,7 @@ bucket and key, and the most frequent models, users and errors of a window.
 They are read from `failure_rollup` (migration 0011), which `fold` brings up to date
 from the failures after its cursor: a window of 24 h or 7 d is then a few thousand rows
 whatever the size of the failures table. The bucket sizes are fixed here; which window
-and step to show is the caller's choice (`loops.patterns`).
+and step to show is the caller's choice (`loops.failure_patterns`).
 """
 
 from __future__ import annotations

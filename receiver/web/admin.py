@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from receiver.engine.silences import Silence, SilenceRequest
 from receiver.errors import BadParameter
-from receiver.loops import patterns, silences
+from receiver.loops import failure_patterns, silences
 from receiver.store import outbox
 from receiver.timefmt import parse_iso
 from receiver.web import api_models as m
@@ -99,7 +99,7 @@ async def retry_outbox(request: Request) -> Response:
     return JSONResponse(m.Requeued(requeued=count).body())
 
 
-async def failure_patterns(request: Request) -> Response:
+async def show_failure_patterns(request: Request) -> Response:
     services = services_of(request)
     query = request.query_params
     try:
@@ -111,7 +111,7 @@ async def failure_patterns(request: Request) -> Response:
     except BadParameter as exc:
         error = m.ErrorResponse(error=str(exc), parameter=exc.name)
         return JSONResponse(error.body(), status_code=400)
-    found = await patterns.failure_patterns(
+    found = await failure_patterns.failure_patterns(
         services.store, window=window, step=step, by=by, now=services.clock()
     )
     return JSONResponse(
@@ -165,7 +165,9 @@ def admin_routes() -> list[Route]:
         Route("/silences", create_silence, methods=["POST"], name="createSilence"),
         Route("/silences/{id}", delete_silence, methods=["DELETE"], name="expireSilence"),
         Route("/outbox", list_outbox, methods=["GET"], name="listOutbox"),
-        Route("/failure-patterns", failure_patterns, methods=["GET"], name="adminFailurePatterns"),
+        Route(
+            "/failure-patterns", show_failure_patterns, methods=["GET"], name="adminFailurePatterns"
+        ),
         Route("/outbox/retry", retry_outbox, methods=["POST"], name="retryDeadNotifications"),
         Route("/outbox/{id}/retry", retry_outbox, methods=["POST"], name="retryDeadNotification"),
     ]

@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 from starlette.datastructures import QueryParams
 
 from receiver.errors import BadParameter
-from receiver.loops.patterns import StackBy, Step, Window
+from receiver.loops.failure_patterns import StackBy, Step, Window
 from receiver.supabase.queries import StatusFilter
 from receiver.timefmt import parse_iso
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from starlette.responses import RedirectResponse, Response
 
 from receiver.engine.incidents import MUTE_FOR, Action, ActionSource, Actor, Outcome, state_of
-from receiver.loops import incidents, patterns
+from receiver.loops import failure_patterns, incidents
 from receiver.notifiers.registry import specs_by_receiver
 from receiver.store.incidents import STATES, IncidentFilter
 from receiver.web.console.gate import BadInput, Page
@@ -80,7 +80,7 @@ async def incident_list(page: Page) -> Response:
     store = page.services.store
     found = await incidents.list_incidents(store, query, now=now)
     counts = await incidents.incident_counts(store, now=now)
-    lines = await patterns.sparklines(store, now=now)
+    lines = await failure_patterns.sparklines(store, now=now)
     rows = [
         {
             "incident": incident,

@@ -1,6 +1,6 @@
 """The console's pages other than incidents: sign in and out, failure patterns,
 silences, delivery and status. Each reads through the same functions as the admin API
-and the CLI (`loops.silences`, `loops.patterns`, `store.outbox`)."""
+and the CLI (`loops.silences`, `loops.failure_patterns`, `store.outbox`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from receiver import __version__
 from receiver.engine.matchers import Matcher
 from receiver.engine.routing import Route as RoutingRoute
 from receiver.engine.silences import SilenceRequest
-from receiver.loops import patterns, silences
+from receiver.loops import failure_patterns, silences
 from receiver.metrics import SWEEP_RESULTS, WEBHOOK_OUTCOMES
 from receiver.rows import OutboxRow
 from receiver.store import outbox, reports
@@ -55,11 +55,11 @@ async def logout(page: Page) -> Response:
 
 
 async def failures(page: Page) -> Response:
-    window = patterns.Window(page.query("window", _values(patterns.Window), "24h"))
-    default_step = "5m" if window is patterns.Window.DAY else "1h"
-    step = patterns.Step(page.query("step", _values(patterns.Step), default_step))
-    by = patterns.StackBy(page.query("by", _values(patterns.StackBy), "category"))
-    found = await patterns.failure_patterns(
+    window = failure_patterns.Window(page.query("window", _values(failure_patterns.Window), "24h"))
+    default_step = "5m" if window is failure_patterns.Window.DAY else "1h"
+    step = failure_patterns.Step(page.query("step", _values(failure_patterns.Step), default_step))
+    by = failure_patterns.StackBy(page.query("by", _values(failure_patterns.StackBy), "category"))
+    found = await failure_patterns.failure_patterns(
         page.services.store, window=window, step=step, by=by, now=page.now
     )
     chart = {

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from receiver.engine.matchers import Matcher
-from receiver.loops import patterns, silences
-from receiver.loops.patterns import MAX_SERIES, OTHER, StackBy, Step, Window, _stacks
+from receiver.loops import failure_patterns, silences
+from receiver.loops.failure_patterns import MAX_SERIES, OTHER, StackBy, Step, Window, _stacks
 from receiver.store import open_store
 from receiver.store.reports import BucketCount
 from tests.store.test_reports import failure
@@ -63,10 +63,10 @@ async def test_patterns_and_preview_on_a_store(tmp_path: Path) -> None:
         await store.record_failure(
             failure(9, model="flux-pro", user="u", message="boom"), received_at=now - 2 * 86400
         )
-        day = await patterns.failure_patterns(
+        day = await failure_patterns.failure_patterns(
             store, window=Window.DAY, step=Step.FIVE_MINUTES, by=StackBy.MODEL, now=now
         )
-        week = await patterns.failure_patterns(
+        week = await failure_patterns.failure_patterns(
             store, window=Window.WEEK, step=Step.HOUR, by=StackBy.MODEL, now=now
         )
         preview = await silences.preview(store, (Matcher.parse("model_id=flux-pro"),), now=now)

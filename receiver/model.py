@@ -89,6 +89,9 @@ class Reason(StrEnum):
     NEW_ERROR = "new_error"
     REPEAT = "repeat"
     RESOLVED = "resolved"
+    # Someone acknowledged, muted or unmuted the incident: update its message, say so
+    # in its thread. Only integrations that update in place are sent these.
+    ACTION = "action"
 
 
 class ErrorCount(BaseModel):
@@ -103,6 +106,21 @@ class ErrorCount(BaseModel):
     new: bool = False
     # The first prompt seen with this error (only stored when `include_prompts` is on).
     sample_prompt: str | None = None
+
+
+class IncidentMark(BaseModel):
+    """The incident a notification is about, and what people did about it so far."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    state: str  # open, acknowledged, muted, resolved
+    acked_by: str | None = None
+    acked_at: float | None = None
+    muted_by: str | None = None
+    muted_until: float | None = None
+    resolved_by: str | None = None
+    resolved_at: float | None = None
 
 
 class Notification(BaseModel):
@@ -139,6 +157,9 @@ class Notification(BaseModel):
     sample_user_emails: tuple[str, ...] = ()
     silenced: int = 0
     thread: dict[str, str] | None = None
+    incident: IncidentMark | None = None
+    # For `action`: what was just done, as its thread reply says it.
+    action: str | None = None
 
     @property
     def title(self) -> str:

@@ -69,6 +69,8 @@ class GroupRow:
     # Stuck generations held by this episode, and how many of them left `processing`.
     members: int
     members_cleared: int
+    # Someone acknowledged this episode's incident (no `repeat` re-posts while so).
+    acknowledged: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,7 @@ class OutboxRow:
     created_at: float
     due_at: float
     last_error: str | None
+    sent_at: float | None = None
 
     def describe(self) -> dict[str, object]:
         """The row as the CLI and the admin API show it (no secrets are ever in a row)."""
@@ -146,3 +149,46 @@ class OutboxRow:
                 "windowFailures": self.notification.window_failures,
             },
         }
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRow:
+    """One episode of one group as an incident: its counters (live while it is the
+    group's current episode) and what people did about it."""
+
+    id: str
+    group_key: str
+    episode: int
+    receiver: str
+    labels: dict[str, str]
+    opened_at: float
+    first_seen: float
+    last_seen: float
+    failures: int
+    users_affected: int
+    resolved_at: float | None
+    resolved_by: str | None
+    acked_at: float | None
+    acked_by: str | None
+    silence_id: str | None
+    muted_by: str | None
+    # The mute's silence: when it ends (None once expired early, or if never muted).
+    muted_until: float | None
+    # Messages of this episode written so far (0: nothing was ever sent about it).
+    flushes: int
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRow:
+    """Something a person did to an incident, from Slack, the API or the CLI."""
+
+    id: int
+    incident_id: str
+    action: str
+    argument: str | None
+    actor_id: str
+    actor_name: str
+    team: str | None
+    action_ts: str
+    source: str
+    created_at: float

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 
@@ -17,3 +18,8 @@ def parse_iso(text: str) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
+
+
+def hhmm(epoch: float) -> str:
+    """`14:03 UTC`: enough within one incident."""
+    return time.strftime("%H:%M UTC", time.gmtime(epoch))

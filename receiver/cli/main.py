@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from receiver import __version__
 from receiver.cli import classify as cli_classify
+from receiver.cli import incidents as cli_incidents
 from receiver.cli import send_test as cli_send_test
 from receiver.cli import state as cli_state
 from receiver.cli import supabase as cli_supabase
@@ -51,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--insecure-no-auth",
         action="store_true",
-        help="accept webhooks without a shared secret (local trials only)",
+        help="accept webhooks without a shared secret, and open the console without an "
+        "admin token (local trials only)",
     )
     serve.set_defaults(handler=_serve)
 
@@ -66,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_check_config)
 
     cli_state.register(commands, _config_option)
+    cli_incidents.register(commands, _config_option)
     cli_send_test.register(commands, _config_option)
     cli_classify.register(commands, _config_option)
 
@@ -98,7 +101,7 @@ def _serve(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"failwatch: {problem}", file=sys.stderr)
         return 1
-    app = create_app(settings)
+    app = create_app(settings, insecure_no_auth=args.insecure_no_auth)
     closed = app.state.services.metrics.connections_closed
     server = uvicorn.Server(
         server_config(

@@ -98,7 +98,7 @@ def _silence_add(args: argparse.Namespace) -> int:
             matchers=tuple(m for text in args.match for m in parse_matchers(text)),
             ends_at=time.time() + seconds,
             comment=args.comment,
-            author=args.author or _user(),
+            author=args.author or current_user(),
         )
     except (ValueError, ValidationError) as exc:
         print(f"failwatch: {_first_line(exc)}", file=sys.stderr)
@@ -181,7 +181,7 @@ def _store_prune(args: argparse.Namespace) -> int:
     return 0
 
 
-def _user() -> str:
+def current_user() -> str:
     import getpass
 
     try:

@@ -14,6 +14,8 @@ class IntegrationSpec:
     key: str  # unique within the receiver: "slack/0", "email/0", "console"
     integration: str  # "slack", "email", "console": the metrics label
     destination: str  # rate limits and 429 pauses apply per destination
+    # It can edit what it sent (Slack in bot mode): it gets `action` notifications too.
+    updates_in_place: bool = False
 
 
 def slack_webhook_destination(webhook_url: str) -> str:
@@ -44,7 +46,8 @@ def integration_specs(
         else:
             assert slack.channel is not None  # validated at load
             destination = slack_channel_destination(slack.channel)
-        specs.append(IntegrationSpec(receiver.name, f"slack/{i}", "slack", destination))
+        bot = slack.webhook_url is None
+        specs.append(IntegrationSpec(receiver.name, f"slack/{i}", "slack", destination, bot))
     for i, _ in enumerate(receiver.email):
         destination = email_destination(smtp_host or "", smtp_port)
         specs.append(IntegrationSpec(receiver.name, f"email/{i}", "email", destination))

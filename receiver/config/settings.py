@@ -134,6 +134,18 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = Field(None, description="Slack bot token (Web API mode)")
     slack_channel: str | None = Field(None, description="Slack channel for the bot")
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL")
+    slack_signing_secret: SecretStr | None = Field(
+        None,
+        description="Slack app signing secret(s), comma-separated for rotation; enables "
+        "POST /slack/interactions (the buttons on bot-mode messages)",
+    )
+    slack_team_id: str | None = Field(
+        None, description="only accept clicks from this Slack workspace (team id, T…)"
+    )
+    slack_allowed_users: CommaList = Field(
+        default_factory=list,
+        description="only these Slack user ids (U…) may click, comma-separated; empty: anyone",
+    )
 
     smtp_host: str | None = Field(None, description="SMTP server host")
     smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server port")
@@ -325,6 +337,13 @@ class Settings(BaseSettings):
             return []
         raw = self.webhook_secret.get_secret_value().split(",")
         return [item.strip().encode() for item in raw if item.strip()]
+
+    def slack_signing_secrets(self) -> list[str]:
+        """Every accepted Slack signing secret (several during a rotation)."""
+        if self.slack_signing_secret is None:
+            return []
+        raw = self.slack_signing_secret.get_secret_value().split(",")
+        return [item.strip() for item in raw if item.strip()]
 
 
 def load_settings(config_path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:

@@ -8,7 +8,8 @@ Alertmanager's semantics, as one pure function with the clock passed in:
   else `new_failures`;
 - an open group with nothing new is re-sent every `repeat_interval` (`repeat`), on a
   `group_interval` tick as in Alertmanager: a `repeat_interval` of 7m with ticks every 5m
-  repeats every 10m, one shorter than `group_interval` every `group_interval`;
+  repeats every 10m, one shorter than `group_interval` every `group_interval` — unless
+  someone acknowledged its incident;
 - after `resolve_after` without failures it is `resolved` and its episode ends; the next
   failure opens a new episode (and a new first message). A group of stuck generations
   resolves as soon as all of them have left `processing`.
@@ -46,6 +47,8 @@ class GroupState:
     resolved: bool = False
     # Stuck groups: every generation it holds has left `processing` (resolve at once).
     all_cleared: bool = False
+    # Someone took the incident: no `repeat` re-posts until the episode ends.
+    acknowledged: bool = False
 
 
 def state_of(group: GroupRow) -> GroupState:
@@ -60,6 +63,7 @@ def state_of(group: GroupRow) -> GroupState:
         has_new_error=group.has_new_error,
         resolved=group.resolved,
         all_cleared=group.members > 0 and group.members_cleared == group.members,
+        acknowledged=group.acknowledged,
     )
 
 
@@ -73,6 +77,7 @@ def after_flush(group: GroupState, now: float) -> GroupState:
         pending_since=None,
         last_flush_at=now,
         has_new_error=False,
+        acknowledged=group.acknowledged,
     )
 
 
@@ -88,7 +93,7 @@ def decide(group: GroupState, now: float, timing: Timing) -> Reason | None:
         return Reason.NEW_ERROR if group.has_new_error else Reason.NEW_FAILURES
     if group.all_cleared or now >= group.last_active + timing.resolve_after:
         return Reason.RESOLVED
-    if group.last_flush_at is not None and now >= group.last_flush_at + repeat_after(timing):
+    if _repeats(group) and now >= _repeat_due(group, timing):
         return Reason.REPEAT
     return None
 
@@ -111,9 +116,19 @@ def next_due(group: GroupState, timing: Timing) -> float | None:
     if group.all_cleared:
         return group.last_active
     due = group.last_active + timing.resolve_after
-    if group.last_flush_at is not None:
-        due = min(due, group.last_flush_at + repeat_after(timing))
+    if _repeats(group):
+        due = min(due, _repeat_due(group, timing))
     return due
+
+
+def _repeats(group: GroupState) -> bool:
+    """An unchanged open group is re-posted, unless someone acknowledged it."""
+    return group.last_flush_at is not None and not group.acknowledged
+
+
+def _repeat_due(group: GroupState, timing: Timing) -> float:
+    assert group.last_flush_at is not None
+    return group.last_flush_at + repeat_after(timing)
 
 
 def repeat_after(timing: Timing) -> float:

@@ -8,7 +8,7 @@ flush number), so a flush written twice is stored once.
 
 from __future__ import annotations
 
-from receiver.model import ErrorCount, Notification, Reason
+from receiver.model import ErrorCount, IncidentMark, Notification, Reason
 from receiver.rows import GroupDetails, GroupRow
 
 TOP_ERRORS = 10
@@ -18,7 +18,12 @@ LISTED_VALUES = 20  # distinct models and error types named in a notification
 
 
 def build_notification(
-    group: GroupRow, details: GroupDetails, reason: Reason, *, now: float
+    group: GroupRow,
+    details: GroupDetails,
+    reason: Reason,
+    *,
+    now: float,
+    incident: IncidentMark | None = None,
 ) -> Notification:
     later_flush = group.flushes > 0
     sequence = group.flushes + 1
@@ -54,10 +59,41 @@ def build_notification(
         )[:SAMPLE_IDS],
         sample_user_ids=details.sample_user_ids,
         silenced=group.silenced,
+        incident=incident,
+    )
+
+
+def action_notification(
+    group: GroupRow,
+    details: GroupDetails,
+    *,
+    incident: IncidentMark,
+    action_id: int,
+    sentence: str,
+    now: float,
+) -> Notification:
+    """The message of an incident someone just acted on, as it now reads, and the
+    sentence its thread gets. Nothing in it is new: it reports no failures of its own,
+    and it is not a flush (its id comes from the action, not the flush count)."""
+    notification = build_notification(group, details, Reason.ACTION, now=now, incident=incident)
+    return notification.model_copy(
+        update={
+            "id": f"{incident.id}-action-{action_id}",
+            "window_failures": 0,
+            "top_errors": tuple(
+                e.model_copy(update={"new": False}) for e in notification.top_errors
+            ),
+            "action": sentence,
+        }
     )
 
 
 def stream_of(notification: Notification, integration_key: str) -> str:
     """The order in which an integration's notifications of one episode must be sent
     (a Slack update must never overtake the post it updates)."""
-    return f"{notification.group_key}:{notification.episode}:{integration_key}"
+    return episode_streams(notification.group_key, notification.episode) + integration_key
+
+
+def episode_streams(group_key: str, episode: int) -> str:
+    """What the streams of every integration of one episode begin with."""
+    return f"{group_key}:{episode}:"

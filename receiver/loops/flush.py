@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from receiver.config.integrations import IntegrationSpec
 from receiver.engine.grouping import after_flush, decide, next_due, state_of
+from receiver.engine.incidents import incident_id, mark_of
 from receiver.engine.notification import (
     LISTED_VALUES,
     SAMPLE_USERS,
@@ -21,7 +22,9 @@ from receiver.engine.notification import (
 )
 from receiver.engine.routing import Route
 from receiver.model import Notification, Reason
+from receiver.rows import GroupDetails, GroupRow
 from receiver.store import groups as stored
+from receiver.store import incidents as stored_incidents
 from receiver.store import outbox
 from receiver.store.tx import Tx
 
@@ -46,23 +49,59 @@ def flush_due_groups(
             stored.set_due(tx, key, next_due(state, route.timing))
             continue
         if reason is Reason.RESOLVED:
-            stored.mark_resolved(tx, key)
+            resolve_episode(tx, group, by=None, now=now)
             # A group whose every failure was silenced never spoke; it closes quietly.
             if not (route.timing.send_resolved and group.flushes > 0):
                 continue
-        details = stored.load_details(
-            tx, group, top_errors=TOP_ERRORS, sample_users=SAMPLE_USERS, listed=LISTED_VALUES
-        )
-        notification = build_notification(group, details, reason, now=now)
-        specs = integrations.get(group.receiver, ())
-        outbox.enqueue(
-            tx,
-            notification,
-            [(stream_of(notification, s.key), s.receiver, s.key, s.destination) for s in specs],
-            now,
+        notification = write_notification(
+            tx, group, reason, integrations.get(group.receiver, ()), now=now
         )
         if reason is not Reason.RESOLVED:
             due = next_due(after_flush(state, now), route.timing)
             stored.mark_flushed(tx, group, now=now, due_at=due)
         written.append(notification)
     return written
+
+
+def resolve_episode(tx: Tx, group: GroupRow, *, by: str | None, now: float) -> None:
+    """End the group's current episode and its incident (`by` whom, if someone did)."""
+    stored.mark_resolved(tx, group.key)
+    stored_incidents.close(
+        tx,
+        incident_id(group.key, group.episode),
+        resolved_at=now,
+        resolved_by=by,
+        failures=group.episode_failures,
+        first_seen=group.first_seen,
+        last_seen=group.last_seen,
+    )
+
+
+def write_notification(
+    tx: Tx, group: GroupRow, reason: Reason, specs: Sequence[IntegrationSpec], *, now: float
+) -> Notification:
+    """Build the group's notification for `reason`, with its incident as it stands, and
+    owe it to each of `specs`."""
+    details = load_details(tx, group)
+    incident = stored_incidents.find(tx, incident_id(group.key, group.episode))
+    mark = None if incident is None else mark_of(incident, now)
+    notification = build_notification(group, details, reason, now=now, incident=mark)
+    enqueue(tx, notification, specs, now=now)
+    return notification
+
+
+def load_details(tx: Tx, group: GroupRow) -> GroupDetails:
+    return stored.load_details(
+        tx, group, top_errors=TOP_ERRORS, sample_users=SAMPLE_USERS, listed=LISTED_VALUES
+    )
+
+
+def enqueue(
+    tx: Tx, notification: Notification, specs: Sequence[IntegrationSpec], *, now: float
+) -> None:
+    outbox.enqueue(
+        tx,
+        notification,
+        [(stream_of(notification, s.key), s.receiver, s.key, s.destination) for s in specs],
+        now,
+    )

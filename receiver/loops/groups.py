@@ -17,11 +17,13 @@ from receiver.engine.grouping import (
     released_batch,
     state_of,
 )
+from receiver.engine.incidents import incident_id
 from receiver.engine.routing import Route
 from receiver.loops.silences import usable
 from receiver.rows import GroupErrorRow
 from receiver.store import failures as stored_failures
 from receiver.store import groups as stored
+from receiver.store import incidents as stored_incidents
 from receiver.store import silences as stored_silences
 from receiver.store.tx import Tx
 
@@ -72,11 +74,27 @@ def _apply(tx: Tx, key: str, batch: GroupBatch, now: float) -> None:
         )
     elif change is EpisodeChange.NEW_EPISODE:
         stored.start_episode(tx, key, **times)
+    if change is not EpisodeChange.GROW:
+        _open_incident(tx, key)
     if batch.held:
         stored.hold(tx, key, [(h.seq, h.silence_id, h.until) for h in batch.held])
     if batch.count:
         _count(tx, key, batch, times)
     reschedule(tx, key, batch.route)
+
+
+def _open_incident(tx: Tx, key: str) -> None:
+    """A new episode is a new incident."""
+    group = stored.load_group(tx, key)
+    stored_incidents.open_incident(
+        tx,
+        incident_id(key, group.episode),
+        group_key=key,
+        episode=group.episode,
+        receiver=group.receiver,
+        labels=group.labels,
+        opened_at=group.opened_at,
+    )
 
 
 def _count(tx: Tx, key: str, batch: GroupBatch, times: dict[str, float]) -> None:

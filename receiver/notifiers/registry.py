@@ -53,6 +53,7 @@ def _instances(receiver: ReceiverConfig, settings: Settings) -> Sequence[Notifie
                     api_url=slack.api_url or settings.slack_api_url,
                     dashboard_url=dashboard,
                     admin_api_url=admin,
+                    public_url=settings.public_url,
                 )
             )
     for email in receiver.email:

@@ -1,10 +1,12 @@
 """Slack, through slack-sdk's async clients, in one of two modes.
 
 Bot mode (a bot token and a channel, Web API): the first flush of a group episode posts
-a message and returns its channel id and ts; later flushes update that message in place
-(`chat.update`) and reply in its thread with what changed; `resolved` does the same, so
-the header turns resolved; `repeat` posts a fresh top-level message (and returns its refs),
-so a long-running incident resurfaces in the channel. If the message can no longer be
+a message, with the incident's buttons, and returns its channel id and ts; later
+flushes update that message in place (`chat.update`) and reply in its thread with what
+changed; `resolved` does the same, so the header turns resolved, and so does an
+`action` (someone acknowledged, muted or unmuted the incident); `repeat` posts a fresh
+top-level message (and returns its refs), so a long-running incident resurfaces in the
+channel. If the message can no longer be
 updated (deleted, too old), a fresh one is posted.
 
 Webhook mode (an incoming-webhook URL): a new message per flush, since a webhook cannot
@@ -96,11 +98,18 @@ class SlackNotifier:
         api_url: str = DEFAULT_API_URL,
         dashboard_url: str | None = None,
         admin_api_url: str | None = None,
+        public_url: str | None = None,
         timeout: int = DEFAULT_TIMEOUT,
     ) -> None:
         if (webhook_url is None) == (bot_token is None):
             raise ConfigError("slack: set either webhook_url or bot_token (with channel)")
-        self._options = RenderOptions(dashboard_url=dashboard_url, admin_api_url=admin_api_url)
+        # Only a bot's messages carry buttons: Slack sends their clicks to the app.
+        self._options = RenderOptions(
+            dashboard_url=dashboard_url,
+            admin_api_url=admin_api_url,
+            actions=bot_token is not None,
+            public_url=public_url,
+        )
         self._webhook: AsyncWebhookClient | None = None
         self._web: AsyncWebClient | None = None
         self._channel = ""
@@ -144,6 +153,8 @@ class SlackNotifier:
     ) -> Mapping[str, str]:
         thread = notification.thread or {}
         channel, ts = thread.get("channel"), thread.get("ts")
+        if notification.reason is Reason.ACTION and (not channel or not ts):
+            return {}  # no message of the incident to update: nothing to say
         if not channel or not ts or notification.reason in (Reason.FIRST, Reason.REPEAT):
             return await self._post(web, message)
         try:

@@ -18,7 +18,8 @@ from receiver.store.tx import Tx, for_update, skip_locked
 _GROUP_COLUMNS = (
     "group_key, route_id, receiver, labels, episode, status, opened_at, first_seen, "
     "last_seen, last_active, episode_failures, pending, pending_since, silenced_failures, "
-    "flushes, last_flush_at"
+    "flushes, last_flush_at, EXISTS (SELECT 1 FROM incidents i WHERE i.group_key = "
+    "groups.group_key AND i.episode = groups.episode AND i.acked_at IS NOT NULL)"
 )
 
 
@@ -74,7 +75,14 @@ def find_group(tx: Tx, key: str) -> GroupRow | None:
         has_new_error=new_error is not None,
         members=int(members[0]),
         members_cleared=int(members[1]),
+        acknowledged=bool(row[16]),
     )
+
+
+def lock_group(tx: Tx, key: str) -> None:
+    """Lock a group's row (PostgreSQL) to the end of the transaction, as a flush of it
+    does: whoever changes a group and its incident takes the group first."""
+    tx.fetchone(f"SELECT 1 FROM groups WHERE group_key = ?{for_update(tx)}", (key,))
 
 
 def load_group(tx: Tx, key: str) -> GroupRow:

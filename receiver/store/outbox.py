@@ -17,7 +17,7 @@ from receiver.store.tx import Tx, skip_locked
 
 _COLUMNS = (
     "id, payload, stream, receiver, integration, destination, status, attempts, created_at, "
-    "due_at, last_error"
+    "due_at, last_error, sent_at"
 )
 
 
@@ -37,6 +37,7 @@ def _row(r: tuple[object, ...], refs: str | None = None) -> OutboxRow:
         created_at=float(str(r[8])),
         due_at=float(str(r[9])),
         last_error=None if r[10] is None else str(r[10]),
+        sent_at=None if r[11] is None else float(str(r[11])),
     )
 
 
@@ -125,6 +126,15 @@ def list_rows(tx: Tx, *, status: str | None, limit: int) -> list[OutboxRow]:
     where = "WHERE status = ?" if status else ""
     params: tuple[object, ...] = (status, limit) if status else (limit,)
     rows = tx.fetchall(f"SELECT {_COLUMNS} FROM outbox {where} ORDER BY id DESC LIMIT ?", params)
+    return [_row(r) for r in rows]
+
+
+def in_streams(tx: Tx, prefix: str) -> list[OutboxRow]:
+    """Every notification of the streams whose name starts with `prefix`, oldest first."""
+    rows = tx.fetchall(
+        f"SELECT {_COLUMNS} FROM outbox WHERE substr(stream, 1, ?) = ? ORDER BY id",
+        (len(prefix), prefix),
+    )
     return [_row(r) for r in rows]
 
 

@@ -11,6 +11,7 @@ import base64
 import json
 import math
 import re
+from datetime import UTC, datetime
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -19,7 +20,7 @@ from starlette.routing import Route
 
 from receiver.engine.silences import Silence, SilenceRequest
 from receiver.errors import BadParameter
-from receiver.loops import silences
+from receiver.loops import failure_patterns, silences
 from receiver.store import outbox
 from receiver.text import unstorable
 from receiver.timefmt import parse_iso
@@ -144,6 +145,46 @@ async def retry_outbox(request: Request) -> Response:
     return JSONResponse(m.Requeued(requeued=count).body())
 
 
+async def show_failure_patterns(request: Request) -> Response:
+    services = services_of(request)
+    query = request.query_params
+    try:
+        window, step, by = (
+            params.WINDOW.read(query),
+            params.STEP.read(query),
+            params.STACK_BY.read(query),
+        )
+    except BadParameter as exc:
+        error = m.ErrorResponse(error=str(exc), parameter=exc.name)
+        return JSONResponse(error.body(), status_code=400)
+    found = await failure_patterns.failure_patterns(
+        services.store, window=window, step=step, by=by, now=services.clock()
+    )
+    return JSONResponse(
+        m.FailurePatterns(
+            window=found.window.value,
+            step=found.step.value,
+            by=found.by.value,
+            buckets=[datetime.fromtimestamp(b, UTC) for b in found.buckets],
+            series=[m.PatternSeries(key=k, counts=list(v)) for k, v in found.series],
+            total=found.total,
+            top_models=[m.KeyCount(key=c.key, count=c.count) for c in found.top_models],
+            tops_since=datetime.fromtimestamp(found.tops_since, UTC),
+            top_users=[m.KeyCount(key=c.key, count=c.count) for c in found.top_users],
+            top_errors=[
+                m.TopError(
+                    fingerprint=e.fingerprint,
+                    count=e.count,
+                    category=e.category,
+                    model_id=e.model_id,
+                    message=e.message,
+                )
+                for e in found.top_errors
+            ],
+        ).body()
+    )
+
+
 def _time(value: object, *, field: str = "startsAt", required: bool = False) -> float | None:
     if value is None:
         if required:
@@ -173,6 +214,9 @@ def admin_routes() -> list[Route]:
         Route("/silences", create_silence, methods=["POST"], name="createSilence"),
         Route("/silences/{id}", delete_silence, methods=["DELETE"], name="expireSilence"),
         Route("/outbox", list_outbox, methods=["GET"], name="listOutbox"),
+        Route(
+            "/failure-patterns", show_failure_patterns, methods=["GET"], name="adminFailurePatterns"
+        ),
         Route("/outbox/retry", retry_outbox, methods=["POST"], name="retryDeadNotifications"),
         Route("/outbox/{id}/retry", retry_outbox, methods=["POST"], name="retryDeadNotification"),
     ]

@@ -106,7 +106,7 @@ async def admin_failed_generations(request: Request) -> Response:
             stuck_after_seconds=services_of(request).settings.stuck_after,
         )
     except BadParameter as exc:
-        return _bad_parameter(exc)
+        return bad_parameter(exc)
 
     async def ask(conn: Conn) -> tuple[bool, queries.AdminAnswer]:
         readable = await api.auth_users_readable(conn)
@@ -159,7 +159,7 @@ async def admin_failure_stats(request: Request) -> Response:
     try:
         hours_back = params.HOURS_BACK.read(request.query_params)
     except BadParameter as exc:
-        return _bad_parameter(exc)
+        return bad_parameter(exc)
 
     async def ask(conn: Conn) -> queries.StatsAnswer:
         return await queries.failure_stats(conn, hours_back=hours_back, tables=api.tables)
@@ -228,7 +228,7 @@ async def own_failed_generations(request: Request) -> Response:
         session_id = params.SESSION_ID.read(given)
         limit = params.USER_LIMIT.read(given)
     except BadParameter as exc:
-        return _bad_parameter(exc)
+        return bad_parameter(exc)
 
     async def ask(conn: Conn) -> Sequence[Row]:
         return await queries.own_failures(
@@ -299,7 +299,7 @@ def _email(row: Row, user_id: str | None, emails: Mapping[str, str | None] | Non
     return emails.get(user_id) if user_id is not None else None
 
 
-def _bad_parameter(exc: BadParameter) -> Response:
+def bad_parameter(exc: BadParameter) -> Response:
     body = ErrorResponse(error=str(exc), parameter=exc.name)
     return JSONResponse(body.body(), status_code=400)
 

@@ -139,6 +139,43 @@ class FailureStats(ApiModel):
     categories: list[CategoryStats]
 
 
+class PatternSeries(ApiModel):
+    key: str
+    counts: list[int] = Field(description="failures per bucket, one per entry of `buckets`")
+
+
+class KeyCount(ApiModel):
+    key: str
+    count: int
+
+
+class TopError(ApiModel):
+    fingerprint: str
+    count: int
+    category: str
+    model_id: str | None
+    message: str = Field(description="the text of the newest failure with this error")
+
+
+class FailurePatterns(ApiModel):
+    """`GET /api/admin/failure-patterns`: what the console's /failures page draws, from
+    failwatch's own store."""
+
+    window: str
+    step: str
+    by: str
+    buckets: list[datetime] = Field(description="the start of each bucket, oldest first")
+    series: list[PatternSeries]
+    total: int
+    top_models: list[KeyCount]
+    tops_since: datetime = Field(
+        description="users and errors are counted per UTC day, over the last day whatever "
+        "the window: from the start of the UTC day that holds now - 24 h"
+    )
+    top_users: list[KeyCount]
+    top_errors: list[TopError]
+
+
 # The endpoints below are served by other modules; their models live here so that the
 # OpenAPI document is generated from one place.
 
@@ -241,3 +278,77 @@ class Outbox(ApiModel):
 
 class Requeued(ApiModel):
     requeued: int
+
+
+IncidentStateName = Literal["open", "acknowledged", "muted", "resolved"]
+
+
+class Incident(ApiModel):
+    """One episode of one group: its counters and who acted on it."""
+
+    id: str = Field(description="<group key>-<episode>")
+    state: IncidentStateName
+    labels: dict[str, str]
+    category: str | None
+    model_id: str | None
+    receiver: str
+    opened_at: datetime
+    first_seen: datetime
+    last_seen: datetime
+    failures: int
+    users_affected: int
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    muted_by: str | None
+    muted_until: datetime | None
+    silence_id: str | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+
+
+class Incidents(ApiModel):
+    incidents: list[Incident]
+
+
+class IncidentNotification(ApiModel):
+    id: str
+    reason: str
+    action: str | None
+    receiver: str
+    integration: str
+    status: Literal["pending", "sent", "dead"]
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+
+
+class IncidentAction(ApiModel):
+    action: Literal["ack", "mute", "unmute", "resolve"]
+    argument: str | None
+    actor_id: str
+    actor_name: str
+    team: str | None
+    source: Literal["slack", "api", "cli"]
+    at: datetime
+
+
+class IncidentDetail(Incident):
+    """An incident with its timeline: the notifications about it, the actions on it."""
+
+    notifications: list[IncidentNotification]
+    actions: list[IncidentAction]
+
+
+class IncidentActionRequest(ApiModel):
+    """Who acts (recorded with the action); the body may be left out."""
+
+    actor: str = Field("admin-api", min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
+
+
+class IncidentActionResult(ApiModel):
+    """What the action did: `done`, or `unchanged` when the incident already was so."""
+
+    outcome: Literal["done", "unchanged", "duplicate"]
+    message: str
+    incident: Incident

@@ -33,9 +33,13 @@ from receiver.web.admin import admin_routes
 from receiver.web.api import admin_query_routes, user_routes
 from receiver.web.api_models import ErrorResponse, error_response
 from receiver.web.auth import AdminOnly
+from receiver.web.console import console_routes
+from receiver.web.console.session import Signer
 from receiver.web.context import Services
+from receiver.web.incidents import incident_routes
 from receiver.web.openapi import openapi_document, openapi_json
 from receiver.web.ops import healthz, metrics, readyz
+from receiver.web.slack import slack_interactions
 from receiver.web.timing import RequestTiming
 from receiver.web.webhook import receive_webhook
 
@@ -48,8 +52,12 @@ def create_app(
     store: Store | None = None,
     notifiers: Mapping[tuple[str, str], Notifier] | None = None,
     clock: Callable[[], float] = time.time,
+    insecure_no_auth: bool = False,
 ) -> Starlette:
-    """The ASGI app. Pass `store`, `notifiers` or `clock` to substitute them in tests."""
+    """The ASGI app. Pass `store`, `notifiers` or `clock` to substitute them in tests.
+
+    `insecure_no_auth` (serve's flag) also opens the console without an admin token.
+    """
     services = Services(
         settings=settings,
         store=store
@@ -81,10 +89,12 @@ def create_app(
         emails=supabase.auth_admin.emails if wants_emails and supabase.auth_admin else None,
         stall_after=settings.loop_stall_after,
     )
+    services.integrations = specs_by_receiver(settings)
+    services.new_notifications = delivery.wake
     dispatcher = Dispatcher(
         store=services.store,
         root=settings.routes(),
-        integrations=specs_by_receiver(settings),
+        integrations=services.integrations,
         clock=clock,
         on_notifications=delivery.wake.set,
         wake=services.new_failures,
@@ -120,7 +130,7 @@ def create_app(
             log.info("failwatch stopped")
 
     app = Starlette(
-        routes=routes(settings),
+        routes=[*routes(settings), *console_routes()],
         middleware=[Middleware(RequestTiming, metrics=services.metrics)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
@@ -128,6 +138,7 @@ def create_app(
     app.state.services = services
     app.state.supabase = supabase
     app.state.openapi = openapi_document(app.routes)
+    app.state.console_signer = Signer(settings, insecure_no_auth=insecure_no_auth)
     return app
 
 
@@ -140,9 +151,12 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route("/readyz", readyz, methods=["GET"], name="readyz"),
         Route("/metrics", metrics, methods=["GET"], name="metrics"),
         Route("/openapi.json", openapi_json, methods=["GET"], name="openapi"),
+        Route(
+            "/slack/interactions", slack_interactions, methods=["POST"], name="slackInteractions"
+        ),
         Mount(
             "/api/admin",
-            routes=[*admin_routes(), *admin_query_routes()],
+            routes=[*admin_routes(), *incident_routes(), *admin_query_routes()],
             middleware=[Middleware(AdminOnly)],
         ),
         *user_routes(cors_origins=settings.cors_origins),

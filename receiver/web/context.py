@@ -4,11 +4,12 @@ the process's one set of connections to Supabase."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from receiver.config.integrations import IntegrationSpec
 from receiver.config.settings import Settings
 from receiver.loops.health import LoopHealth
 from receiver.metrics import Metrics
@@ -32,6 +33,11 @@ class Services:
     loops: list[LoopHealth] = field(default_factory=list)
     # Loops readiness has seen stalled (logged once when they stall and when they recover).
     stalled: set[str] = field(default_factory=set)
+    # Every receiver's integrations: where an action on an incident is told.
+    integrations: Mapping[str, Sequence[IntegrationSpec]] = field(default_factory=dict)
+    # Set when a request wrote to the outbox (an action), so the delivery worker sends
+    # the message update now rather than at its next poll.
+    new_notifications: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.webhook_secrets = self.settings.webhook_secrets()

@@ -23,6 +23,8 @@ from receiver.web import params
 from receiver.web.params import QueryParam
 
 _REF = "#/components/schemas/{model}"
+# The route names of the console (`web/console`) start with this.
+CONSOLE_PREFIX = "console"
 
 _RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     m.ErrorResponse,
@@ -38,8 +40,16 @@ _RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     m.Expired,
     m.Outbox,
     m.Requeued,
+    m.FailurePatterns,
+    m.Incidents,
+    m.IncidentDetail,
+    m.IncidentActionResult,
 )
-_REQUEST_MODELS: tuple[type[BaseModel], ...] = (m.WebhookPayload, m.SilenceRequest)
+_REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    m.WebhookPayload,
+    m.SilenceRequest,
+    m.IncidentActionRequest,
+)
 
 Security = list[dict[str, list[str]]]
 _ADMIN: Security = [{"adminToken": []}]
@@ -61,6 +71,13 @@ _SECURITY_SCHEMES = {
     "webhookSource": {"type": "apiKey", "in": "header", "name": "x-supabase-webhook-source"},
     "webhookSecret": {"type": "apiKey", "in": "header", "name": "x-webhook-secret"},
     "webhookBearer": {"type": "http", "scheme": "bearer"},
+    "slackSignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-slack-signature",
+        "description": "Slack's v0 HMAC-SHA256 signature with FAILWATCH_SLACK_SIGNING_SECRET, "
+        "over x-slack-request-timestamp (within 5 minutes) and the body.",
+    },
 }
 
 _ERRORS = {
@@ -68,6 +85,7 @@ _ERRORS = {
     401: "no credentials, or credentials that prove nothing",
     403: "a wrong admin token",
     404: "the feature is not configured; the message says which variable enables it",
+    409: "the action does not apply (the incident is resolved)",
     413: "the body is too large",
     503: "the source database or the state store is down",
 }
@@ -98,8 +116,15 @@ def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
     }
 
 
+def is_console(route: BaseRoute) -> bool:
+    """The console's pages answer HTML to a browser: they are not part of the API."""
+    return (getattr(route, "name", None) or "").startswith(CONSOLE_PREFIX)
+
+
 def _endpoints(routes: Sequence[BaseRoute], prefix: str = "") -> Iterator[tuple[str, str, str]]:
     for route in routes:
+        if is_console(route):
+            continue
         if isinstance(route, Mount):
             yield from _endpoints(route.routes, prefix + route.path)
         elif isinstance(route, Route):
@@ -205,6 +230,14 @@ def operations_by_id() -> dict[str, Any]:
             ],
         },
         _operation(
+            "adminFailurePatterns",
+            "Failures per bucket, stacked by category or model, and the top models, users "
+            "and errors of the window, from failwatch's own store (the console's /failures)",
+            _ADMIN,
+            {200: _json(m.FailurePatterns), **_errors(400, 401, 403, 404, 503)},
+            params.FAILURE_PATTERNS,
+        ),
+        _operation(
             "retryDeadNotifications",
             "Send every dead notification again",
             _ADMIN,
@@ -221,8 +254,81 @@ def operations_by_id() -> dict[str, Any]:
                 _path_param("id", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1})
             ],
         },
+        *_incident_operations(),
+        _slack_interactions(),
     ]
     return {op["operationId"]: op for op in operations}
+
+
+def _incident_operations() -> list[dict[str, Any]]:
+    incident_id = _path_param("id", {"type": "string", "maxLength": 64})
+
+    def action(operation_id: str, summary: str) -> dict[str, Any]:
+        operation = _operation(
+            operation_id,
+            summary,
+            _ADMIN,
+            {
+                200: _json(m.IncidentActionResult),
+                **_errors(400, 401, 403, 404, 409, 413, 503),
+                422: _json(m.ErrorResponse, "not a valid actor"),
+            },
+        )
+        schema = {"$ref": _REF.format(model=m.IncidentActionRequest.__name__)}
+        operation["requestBody"] = {
+            "required": False,
+            "content": {"application/json": {"schema": schema}},
+        }
+        return {**operation, "parameters": [incident_id]}
+
+    return [
+        _operation(
+            "listIncidents",
+            "Incidents, the most recently opened first",
+            _ADMIN,
+            {200: _json(m.Incidents), **_errors(400, 401, 403, 404, 503)},
+            params.INCIDENTS,
+        ),
+        {
+            **_operation(
+                "showIncident",
+                "One incident with its timeline of notifications and actions",
+                _ADMIN,
+                {200: _json(m.IncidentDetail), **_errors(401, 403, 404, 503)},
+            ),
+            "parameters": [incident_id],
+        },
+        action("acknowledgeIncident", "Acknowledge an incident: no repeats until it ends"),
+        action("resolveIncident", "Resolve an incident now; the next failure opens a new one"),
+    ]
+
+
+def _slack_interactions() -> dict[str, Any]:
+    operation = _operation(
+        "slackInteractions",
+        "The Slack app's Interactivity Request URL: clicks on an incident's buttons",
+        [{"slackSignature": []}],
+        {
+            200: {"description": "received (refusals are told to the clicker via response_url)"},
+            401: _json(m.ErrorResponse, "missing, wrong or stale signature"),
+            404: _json(m.ErrorResponse, _ERRORS[404]),
+            413: _json(m.ErrorResponse, "body larger than 64 KiB"),
+            503: _json(m.ErrorResponse, "state store unavailable"),
+        },
+    )
+    operation["requestBody"] = {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"payload": {"type": "string"}},
+                    "required": ["payload"],
+                }
+            }
+        },
+    }
+    return operation
 
 
 def _webhook() -> dict[str, Any]:

@@ -17,7 +17,9 @@ from typing import Any, Generic, TypeVar
 from starlette.datastructures import QueryParams
 
 from receiver.errors import BadParameter
+from receiver.loops.failure_patterns import StackBy, Step, Window
 from receiver.supabase.queries import StatusFilter
+from receiver.timefmt import parse_iso
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -104,7 +106,27 @@ class ChoiceParam(Generic[E]):
         }
 
 
-QueryParam = IntParam | IdParam | ChoiceParam[Any]
+@dataclass(frozen=True, slots=True)
+class TimeParam:
+    name: str
+    description: str
+
+    def read(self, query: QueryParams) -> float | None:
+        raw = _single(query, self.name)
+        if raw is None:
+            return None
+        try:
+            if len(raw) > 40:
+                raise ValueError(raw)
+            return parse_iso(raw)
+        except (ValueError, OverflowError, OSError):
+            raise BadParameter(self.name, "expected an ISO 8601 time") from None
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "format": "date-time"}
+
+
+QueryParam = IntParam | IdParam | ChoiceParam[Any] | TimeParam
 
 
 # The parameters of the guide's API, as its endpoints read them.
@@ -147,3 +169,47 @@ FAILED_GENERATIONS = (STATUS, HOURS_AGO, USER_ID, ADMIN_LIMIT)
 FAILURE_STATS = (HOURS_BACK,)
 OWN_FAILURES = (HOURS_AGO, SESSION_ID, USER_LIMIT)
 SILENCE_PAGE = (SILENCES_LIMIT, SILENCES_CURSOR)
+
+
+# The admin API's incidents.
+
+
+class IncidentStates(StrEnum):
+    ALL = "all"
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    MUTED = "muted"
+    RESOLVED = "resolved"
+
+
+INCIDENT_STATE = ChoiceParam(
+    "state",
+    options=IncidentStates,
+    default=IncidentStates.ALL,
+    description="only incidents in this state",
+)
+CATEGORY = IdParam("category", description="only incidents of this category")
+MODEL_ID = IdParam("modelId", description="only incidents of this model")
+SINCE = TimeParam("since", description="only incidents still open at or after this time")
+UNTIL = TimeParam("until", description="only incidents opened at or before this time")
+TEXT = IdParam("q", description="text found in a label or an error message", max_chars=200)
+INCIDENT_LIMIT = IntParam(
+    "limit", default=50, low=1, high=500, description="at most this many incidents"
+)
+OFFSET = IntParam("offset", default=0, low=0, high=100_000, description="skip this many first")
+INCIDENTS = (INCIDENT_STATE, CATEGORY, MODEL_ID, SINCE, UNTIL, TEXT, INCIDENT_LIMIT, OFFSET)
+
+# The console's failure patterns (`GET /api/admin/failure-patterns`).
+WINDOW = ChoiceParam(
+    "window", options=Window, default=Window.DAY, description="the last 24 hours or 7 days"
+)
+STEP = ChoiceParam(
+    "step",
+    options=Step,
+    default=Step.FIVE_MINUTES,
+    description="bucket size (the console shows 1h for the 7-day window)",
+)
+STACK_BY = ChoiceParam(
+    "by", options=StackBy, default=StackBy.CATEGORY, description="the key of each series"
+)
+FAILURE_PATTERNS = (WINDOW, STEP, STACK_BY)

@@ -31,7 +31,7 @@ async def receive_webhook(request: Request) -> Response:
     if accepted and not matches_any(presented_secrets(request.headers), accepted):
         return _answer(services, started, 401, "unauthorized", {"error": "unauthorized"})
     try:
-        body = await _read_body(request, services.settings.max_body_bytes)
+        body = await read_body(request, services.settings.max_body_bytes)
     except BodyTooLarge:
         limit = services.settings.max_body_bytes
         detail = {"error": f"body larger than {limit} bytes"}
@@ -75,7 +75,7 @@ async def _store(services: Services, started: float, failure: Failure) -> Respon
     return _answer(services, started, 202, "duplicate", {"status": "duplicate"}, failure)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge

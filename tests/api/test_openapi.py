@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from receiver.web.app import create_app
-from receiver.web.openapi import openapi_document, operations_by_id
+from receiver.web.openapi import is_console, openapi_document, operations_by_id
 from tests.api.seed import USERS, Seeded
 from tests.api.support import admin_headers, api_settings, user_headers
 
@@ -40,6 +40,8 @@ def _routes(app: Starlette) -> dict[str, set[str]]:
 
     def walk(found: list[BaseRoute], prefix: str) -> None:
         for route in found:
+            if is_console(route):
+                continue
             if isinstance(route, Mount):
                 walk(route.routes, prefix + route.path)
                 continue
@@ -61,6 +63,13 @@ def test_every_route_is_described_and_every_description_routed(app: Starlette) -
     assert {path: set(methods) for path, methods in paths.items()} == _routes(app)
     served = {op["operationId"] for methods in paths.values() for op in methods.values()}
     assert served == set(operations_by_id())
+
+
+def test_the_console_is_routed_but_not_in_the_api_document(app: Starlette) -> None:
+    console = [r for r in app.routes if is_console(r)]
+    paths = openapi_document(app.routes)["paths"]
+    assert {getattr(r, "path", "") for r in console} >= {"/incidents", "/failures", "/login"}
+    assert not any(getattr(r, "path", None) in paths for r in console)
 
 
 def test_a_route_without_a_description_is_refused() -> None:

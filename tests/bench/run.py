@@ -12,6 +12,8 @@
   failures on SQLite and PostgreSQL (`growth.py`).
 - replicas: issue 7's webhook throughput on one SQLite replica, one PostgreSQL replica
   and three PostgreSQL replicas, in rounds (`replicas.py`).
+- console: issue 16's page render times with 1,000,000 failures in the store
+  (`console.py`).
 
 Results: a markdown block per suite on stdout and, with the raw numbers as JSON, in
 bench-results/.
@@ -31,6 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tests.bench.alerting import alerting_suite
+from tests.bench.console import console_suite
 from tests.bench.growth import growth_suite
 from tests.bench.payloads import (
     WEBHOOK_PATH,
@@ -55,7 +58,7 @@ from tests.bench.servers import Server, busy_cpu_seconds, counter_values, free_p
 from tests.bench.wrk import WrkResult, run_wrk, wrk_binary
 
 MAX_FILL_RUNS = 40
-SUITES = ("webhook", "alerting", "replicas", "growth")
+SUITES = ("webhook", "alerting", "replicas", "growth", "console")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,8 @@ class Options:
     pool_size: int
     growth_sizes: tuple[int, ...]
     growth_stores: tuple[str, ...]
+    console_failures: int
+    console_requests: int
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -85,6 +90,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             elif suite == "growth":
                 growth_suite(folder, sizes=options.growth_sizes, kinds=options.growth_stores)
+            elif suite == "console":
+                console_suite(
+                    folder,
+                    failures=options.console_failures,
+                    incidents=2_000,
+                    days=30.0,
+                    requests=options.console_requests,
+                )
             else:
                 replicas_suite(folder, settings=options.webhook, pool_size=options.pool_size)
     return 0
@@ -112,6 +125,8 @@ def _options(argv: Sequence[str] | None) -> Options:
         "--growth-sizes", default="100000,1000000", help="growth suite: failures preloaded"
     )
     parser.add_argument("--growth-stores", default="sqlite,postgres", help="growth suite")
+    parser.add_argument("--console-failures", type=int, default=1_000_000)
+    parser.add_argument("--console-requests", type=int, default=30, help="per page")
     args = parser.parse_args(argv)
     return Options(
         suites=SUITES if args.suite == "all" else (args.suite,),
@@ -128,6 +143,8 @@ def _options(argv: Sequence[str] | None) -> Options:
         pool_size=args.pool_size,
         growth_sizes=tuple(int(n) for n in args.growth_sizes.split(",")),
         growth_stores=tuple(args.growth_stores.split(",")),
+        console_failures=args.console_failures,
+        console_requests=args.console_requests,
     )
 
 

@@ -119,6 +119,48 @@ CASES = [
         24_400.0,
         Reason.NEW_FAILURES,
     ),
+    # An acknowledged incident is not re-posted: someone is on it.
+    (
+        "acknowledged, repeat interval elapsed",
+        state(
+            flushes=3,
+            last_flush_at=10_000.0,
+            pending=0,
+            pending_since=None,
+            last_active=23_900.0,
+            acknowledged=True,
+        ),
+        24_400.0,
+        None,
+    ),
+    # ... but it still resolves after resolve_after of quiet.
+    (
+        "acknowledged and quiet for resolve_after",
+        state(
+            flushes=3,
+            last_flush_at=10_000.0,
+            pending=0,
+            pending_since=None,
+            last_active=23_900.0,
+            acknowledged=True,
+        ),
+        25_700.0,
+        Reason.RESOLVED,
+    ),
+    # ... and its new failures still go out (as thread replies).
+    (
+        "acknowledged with new failures",
+        state(
+            flushes=3,
+            last_flush_at=10_000.0,
+            pending=2,
+            pending_since=24_000.0,
+            last_active=24_000.0,
+            acknowledged=True,
+        ),
+        24_400.0,
+        Reason.NEW_FAILURES,
+    ),
     # A resolved group says nothing until a new episode opens it.
     ("resolved", state(resolved=True), 99_999.0, None),
 ]

@@ -13,15 +13,21 @@ serve` subprocess — talk to it over TCP, from sync or async tests alike.
 
 It speaks what failwatch uses: `POST /services/…` (incoming webhook; answers `ok` or an
 error text), `chat.postMessage` (with `thread_ts` for replies) and `chat.update` (JSON or
-form bodies, bearer token). Like Slack it checks the token, the channel, the thread and
-the Block Kit limits (≤ 50 blocks, header ≤ 150, section text ≤ 3,000, ≤ 10 fields of
-≤ 2,000), so a message it accepts is one Slack would accept.
+form bodies, bearer token). It also plays a person clicking a message's buttons:
+`interaction(message, action_id)` builds the `block_actions` payload Slack would send to
+the app's Interactivity URL, signed with `signing_secret` the way Slack signs, and
+`responses` records what failwatch then posts to the payload's `response_url`.
+
+Like Slack it checks the token, the channel, the thread and the Block Kit limits (≤ 50
+blocks, header ≤ 150, section text ≤ 3,000, ≤ 10 fields of ≤ 2,000, ≤ 25 elements in an
+actions block), so a message it accepts is one Slack would accept.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import itertools
 import json
 import secrets
@@ -121,6 +127,11 @@ class SlackStandIn:
         self._webhook_messages: list[dict[str, Any]] = []
         self._failures: list[_Failure] = []
         self._ts = itertools.count(1)
+        self.signing_secret = secrets.token_hex(16)
+        self.team_id = "T0STANDIN"
+        self._responses: list[dict[str, Any]] = []
+        self._response_path = f"/actions/{self.team_id}/{secrets.token_hex(8)}"
+        self._clicks = itertools.count(1)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._port = 0
@@ -207,6 +218,76 @@ class SlackStandIn:
         with self._lock:
             return list(self._webhook_messages)
 
+    @property
+    def responses(self) -> list[dict[str, Any]]:
+        """What was posted to response URLs (ephemeral answers to clicks), in order."""
+        with self._lock:
+            return list(self._responses)
+
+    # -- a person clicking -----------------------------------------------------------
+
+    def interaction(
+        self,
+        message: Message,
+        action_id: str,
+        *,
+        option: str | None = None,
+        user_id: str = "U0ALICE",
+        user_name: str = "alice",
+        team_id: str | None = None,
+        action_ts: str | None = None,
+        payload_type: str = "block_actions",
+        timestamp: int | None = None,
+        secret: str | None = None,
+    ) -> tuple[bytes, dict[str, str]]:
+        """The body and headers Slack sends when `user_id` clicks the element `action_id`
+        of `message` (choosing `option` in a menu), signed with `secret` (default: the
+        stand-in's `signing_secret`) at `timestamp` (default: now)."""
+        block, element = _element(message.blocks, action_id)
+        action: dict[str, Any] = {
+            "action_id": action_id,
+            "block_id": block.get("block_id", ""),
+            "type": element["type"],
+            "action_ts": action_ts or f"{time.time():.6f}",
+        }
+        if element["type"] == "static_select":
+            chosen = next(o for o in element["options"] if o["value"] == option)
+            action["selected_option"] = chosen
+        else:
+            action["value"] = element.get("value", "")
+        team = team_id or self.team_id
+        payload = {
+            "type": payload_type,
+            "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team},
+            "api_app_id": "A0STANDIN",
+            "team": {"id": team, "domain": "standin"},
+            "container": {
+                "type": "message",
+                "message_ts": message.ts,
+                "channel_id": message.channel,
+            },
+            "channel": {"id": message.channel},
+            "message": {"ts": message.ts, "text": message.text, "blocks": message.blocks},
+            "response_url": f"{self.base_url}{self._response_path}/{next(self._clicks)}",
+            "trigger_id": f"{next(self._clicks)}.standin",
+            "actions": [action],
+        }
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+        return body, self.sign(body, timestamp=timestamp, secret=secret)
+
+    def sign(
+        self, body: bytes, *, timestamp: int | None = None, secret: str | None = None
+    ) -> dict[str, str]:
+        """Slack's signature headers for `body`: v0=HMAC-SHA256(secret, v0:ts:body)."""
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        key = (secret or self.signing_secret).encode()
+        digest = hmac.new(key, b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
+        return {
+            "content-type": "application/x-www-form-urlencoded",
+            "x-slack-request-timestamp": ts,
+            "x-slack-signature": f"v0={digest}",
+        }
+
     def fail_next(
         self,
         *,
@@ -233,6 +314,7 @@ class SlackStandIn:
             self._messages.clear()
             self._webhook_messages.clear()
             self._failures.clear()
+            self._responses.clear()
 
     def wait_for(self, condition: Callable[[SlackStandIn], bool], *, timeout: float = 30.0) -> None:
         """Poll until `condition(self)` holds (for messages sent by another process)."""
@@ -248,6 +330,7 @@ class SlackStandIn:
         return Starlette(
             routes=[
                 Route(self._webhook_path, self._webhook, methods=["POST"]),
+                Route(self._response_path + "/{n}", self._response_url, methods=["POST"]),
                 Route("/api/{method}", self._web_api, methods=["POST", "GET"]),
                 Route("/{path:path}", self._unknown, methods=["POST", "GET"]),
             ]
@@ -289,6 +372,12 @@ class SlackStandIn:
         else:
             answer = {"ok": False, "error": "unknown_method"}
         return self._answer_json(method, request, body, 200, answer)
+
+    async def _response_url(self, request: Request) -> Response:
+        body = await _body(request)
+        with self._lock:
+            self._responses.append(dict(body))
+        return self._answer_text("response_url", request, body, 200, "ok", None)
 
     async def _unknown(self, request: Request) -> Response:
         body = await _body(request)
@@ -469,4 +558,22 @@ def _block_ok(block: Any) -> bool:
     if kind == "context":
         elements = block.get("elements") or []
         return 0 < len(elements) <= _CONTEXT_ELEMENTS
-    return kind in ("divider", "actions", "image", "rich_text")
+    if kind == "actions":
+        elements = block.get("elements") or []
+        ids = [e.get("action_id") for e in elements]
+        return (
+            0 < len(elements) <= 25
+            and len(set(ids)) == len(ids)
+            and len(block.get("block_id", "")) <= 255
+            and all(len(e.get("value", "")) <= 2000 for e in elements)
+        )
+    return kind in ("divider", "image", "rich_text")
+
+
+def _element(blocks: list[dict[str, Any]], action_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The actions block holding the element `action_id`, and the element."""
+    for block in blocks:
+        for element in block.get("elements", []) if block.get("type") == "actions" else []:
+            if element.get("action_id") == action_id:
+                return block, element
+    raise LookupError(f"the message has no element {action_id}")

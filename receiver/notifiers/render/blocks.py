@@ -5,8 +5,14 @@ generation ids, user e-mails) or from configuration is escaped for mrkdwn (`&`, 
 `>`) — also inside code blocks, in plain_text and in the fallback — so `<!channel>`,
 `<@U123>` or `<http://evil|click>` in an error message can neither ping anyone nor hide
 a link. Backticks inside code are replaced by a look-alike so a message cannot close its
-code block. Block Kit limits are kept by construction (at most 6 blocks) and by visible
+code block. Block Kit limits are kept by construction (at most 8 blocks) and by visible
 truncation: header ≤ 150 characters, section text ≤ 3,000, field ≤ 2,000.
+
+In bot mode the message ends with the incident's buttons (action ids are a contract, see
+`ACK` … `UNMUTE`): each button's `value`, and the actions block's `block_id` (for the
+"Mute for…" menu, whose option values are durations), carry the incident's id and
+nothing else — the interaction endpoint looks the incident up, it never trusts state
+from a click.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from receiver.model import Notification
+from receiver.engine.incidents import MUTE_FOR, IncidentState, incident_id, mark_lines
+from receiver.model import Notification, Reason
 from receiver.notifiers.render import facts
 from receiver.notifiers.render.facts import ELLIPSIS, TIMES, RenderOptions
 
@@ -26,6 +33,14 @@ FIELD_CHARS = 2000
 FALLBACK_CHARS = 3000
 SAMPLE_IDS = 5
 THREAD_NEW_ERRORS = 3
+
+# Slack action ids of the incident's buttons.
+ACK = "failwatch.ack"
+MUTE = "failwatch.mute"
+RESOLVE = "failwatch.resolve"
+UNMUTE = "failwatch.unmute"
+OPEN = "failwatch.open"
+ACTION_IDS = frozenset({ACK, MUTE, RESOLVE, UNMUTE})
 
 Block = dict[str, Any]
 _PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
@@ -79,9 +94,16 @@ def slack_message(notification: Notification, options: RenderOptions | None = No
     notes = _notes(notification)
     if notes:
         blocks.append(_context(notes))
+    marks = _marks(notification)
+    if marks:
+        blocks.append(_context(marks))
     links = _links(notification, options)
     if links:
         blocks.append(_context(links))
+    if options.actions:
+        buttons = _actions(notification, options)
+        if buttons is not None:
+            blocks.append(buttons)
     style = facts.style(notification)
     attachments = (
         [{"color": style.colour, "blocks": [_context(escape(style.action))]}]
@@ -105,6 +127,8 @@ def fallback_text(notification: Notification) -> str:
 
 def thread_reply(notification: Notification) -> str:
     """What changed since the last flush, for a reply in the incident's thread."""
+    if notification.reason is Reason.ACTION and notification.action:
+        return cut(escape(notification.action), SECTION_CHARS)
     line = escape(facts.status(notification))
     if notification.resolved:
         return f"{facts.RESOLVED_STYLE.slack_emoji} {line}"
@@ -199,6 +223,68 @@ def _links(notification: Notification, options: RenderOptions) -> str:
     ]
     links.append(f"failwatch · receiver {escape(facts.one_line(notification.receiver, 100))}")
     return "  ·  ".join(links)
+
+
+def _marks(notification: Notification) -> str:
+    """Who acknowledged, muted or resolved the incident."""
+    if notification.incident is None:
+        return ""
+    return "  ·  ".join(escape(line) for line in mark_lines(notification.incident))
+
+
+def _actions(notification: Notification, options: RenderOptions) -> Block | None:
+    """The incident's buttons, as its state allows; None when there are none."""
+    incident = notification.incident
+    ident = incident.id if incident else incident_id(notification.group_key, notification.episode)
+    state = IncidentState(incident.state) if incident else IncidentState.OPEN
+    if notification.resolved:
+        state = IncidentState.RESOLVED
+    elements: list[Block] = []
+    if state is not IncidentState.RESOLVED:
+        if incident is None or incident.acked_at is None:
+            elements.append(_button(ACK, "Acknowledge", ident, style="primary"))
+        if state is IncidentState.MUTED:
+            elements.append(_button(UNMUTE, "Unmute", ident))
+        else:
+            elements.append(_mute_menu())
+        elements.append(_button(RESOLVE, "Resolve", ident))
+    if options.public_url:
+        url = f"{options.public_url.rstrip('/')}/incidents/{ident}"
+        elements.append(
+            {
+                "type": "button",
+                "action_id": OPEN,
+                "text": {"type": "plain_text", "text": "Open"},
+                "url": url,
+            }
+        )
+    if not elements:
+        return None
+    return {"type": "actions", "block_id": ident, "elements": elements}
+
+
+def _button(action_id: str, label: str, ident: str, *, style: str | None = None) -> Block:
+    button: Block = {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": label},
+        "value": ident,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def _mute_menu() -> Block:
+    return {
+        "type": "static_select",
+        "action_id": MUTE,
+        "placeholder": {"type": "plain_text", "text": "Mute for…"},
+        "options": [
+            {"text": {"type": "plain_text", "text": f"Mute for {duration}"}, "value": duration}
+            for duration in MUTE_FOR
+        ],
+    }
 
 
 def _link(url: str, label: str) -> str:

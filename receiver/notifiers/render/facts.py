@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from receiver.model import ErrorCount, Notification, Reason
 from receiver.text import is_control
+from receiver.timefmt import hhmm
 
 STUCK = "stuck"
 
@@ -95,6 +96,10 @@ class RenderOptions:
 
     dashboard_url: str | None = None
     admin_api_url: str | None = None
+    # Slack in bot mode: buttons to acknowledge, mute and resolve the incident.
+    actions: bool = False
+    # failwatch's own URL: an "Open" button to the incident's page (with `actions`).
+    public_url: str | None = None
     # Top errors beyond this are summarised as "… and N more".
     max_errors: int = 10
 
@@ -166,6 +171,16 @@ def status(notification: Notification) -> str:
                 f"Still failing: {failures(n, n.episode_failures)} in this episode,"
                 f" the last at {clock(n.last_seen)}."
             )
+        case Reason.RESOLVED if n.incident is not None and n.incident.resolved_by:
+            return (
+                f"Resolved by {n.incident.resolved_by}"
+                f" ({failures(n, n.episode_failures)} in this episode)."
+            )
+        case Reason.ACTION:
+            return (
+                f"Ongoing: {failures(n, n.episode_failures)} in this episode,"
+                f" the last at {clock(n.last_seen)}."
+            )
         case Reason.RESOLVED:
             return (
                 f"Resolved: no new failures for {duration(n.created_at - n.last_seen)}"
@@ -228,7 +243,7 @@ def utc(epoch: float) -> str:
 
 def clock(epoch: float) -> str:
     """`14:03 UTC`: enough within one incident."""
-    return time.strftime("%H:%M UTC", time.gmtime(epoch))
+    return hhmm(epoch)
 
 
 def duration(seconds: float) -> str:

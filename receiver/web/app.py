@@ -84,6 +84,8 @@ def create_app(
         root=settings.routes(),
         integrations=specs_by_receiver(settings),
         clock=clock,
+        budget=settings.budget_limit(),
+        metrics=services.metrics,
         on_notifications=delivery.wake.set,
         wake=services.new_failures,
     )

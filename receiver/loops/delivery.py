@@ -20,7 +20,6 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from itertools import groupby
 
 from receiver.config.settings import DeliverySettings
 from receiver.engine import ratelimit, storm
@@ -133,14 +132,14 @@ class DeliveryWorker:
         now = self._clock()
         rows = await self._store.write(lambda tx: self._claim(tx, now))
         if rows:
-            # One destination's rows go in order, one at a time; destinations in parallel.
-            by_destination = [
-                list(group)
-                for _, group in groupby(
-                    sorted(rows, key=lambda r: (r.destination, r.id)), key=lambda r: r.destination
-                )
-            ]
-            await asyncio.gather(*(self._deliver_in_order(group) for group in by_destination))
+            # One destination's rows go in claim order (a new incident's first message
+            # first), one at a time; destinations in parallel.
+            by_destination: dict[str, list[OutboxRow]] = {}
+            for row in rows:
+                by_destination.setdefault(row.destination, []).append(row)
+            await asyncio.gather(
+                *(self._deliver_in_order(group) for group in by_destination.values())
+            )
         pending = await self._store.read(outbox.pending_count)
         self._metrics.outbox_pending.set(pending)
         return len(rows)

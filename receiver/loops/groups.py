@@ -79,7 +79,7 @@ def _fold(tx: Tx, key: str, batch: GroupBatch, now: float) -> None:
     batch.labels = storm.overflow_labels(route, batch.category)
     _apply(tx, into, batch, now, overflow=True)
     episode = stored.load_group(tx, into).episode
-    stored.add_folded(tx, into, episode, [(key, name)], now=now)
+    stored.add_folded(tx, into, episode, [(key, name, batch.first_seen(now))])
 
 
 def release_held(tx: Tx, *, root: Route, now: float) -> int:

@@ -129,13 +129,14 @@ def count_open(tx: Tx, route_id: str, category: str) -> int:
 
 
 def add_folded(
-    tx: Tx, key: str, episode: int, members: Iterable[tuple[str, str]], *, now: float
+    tx: Tx, key: str, episode: int, members: Iterable[tuple[str, str, float]]
 ) -> None:
-    """Remember the groups (key, name) an overflow group's episode stands for."""
+    """Remember the groups (key, name, first failure) an overflow group's episode
+    stands for."""
     tx.executemany(
-        "INSERT INTO folded (group_key, episode, member_key, name, folded_at) "
+        "INSERT INTO folded (group_key, episode, member_key, name, first_seen) "
         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (group_key, episode, member_key) DO NOTHING",
-        [(key, episode, member, name, now) for member, name in members],
+        [(key, episode, member, name, first) for member, name, first in members],
     )
 
 
@@ -304,7 +305,7 @@ def load_details(
     )
     names = tx.fetchall(
         "SELECT name FROM folded WHERE group_key = ? AND episode = ? "
-        "ORDER BY folded_at, member_key LIMIT ?",
+        "ORDER BY first_seen, name LIMIT ?",
         (key, episode, named),
     )
     return GroupDetails(

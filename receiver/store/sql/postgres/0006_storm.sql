@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS folded (
     episode    INTEGER NOT NULL,
     member_key TEXT NOT NULL,
     name       TEXT NOT NULL,
-    folded_at  DOUBLE PRECISION NOT NULL,
+    first_seen DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (group_key, episode, member_key)
 );
 

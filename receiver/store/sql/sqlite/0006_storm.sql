@@ -13,7 +13,7 @@ CREATE TABLE folded (
     episode    INTEGER NOT NULL,
     member_key TEXT NOT NULL,
     name       TEXT NOT NULL,
-    folded_at  REAL NOT NULL,
+    first_seen REAL NOT NULL,
     PRIMARY KEY (group_key, episode, member_key)
 );
 

@@ -128,9 +128,7 @@ def count_open(tx: Tx, route_id: str, category: str) -> int:
     return int(row[0]) if row else 0
 
 
-def add_folded(
-    tx: Tx, key: str, episode: int, members: Iterable[tuple[str, str, float]]
-) -> None:
+def add_folded(tx: Tx, key: str, episode: int, members: Iterable[tuple[str, str, float]]) -> None:
     """Remember the groups (key, name, first failure) an overflow group's episode
     stands for."""
     tx.executemany(

@@ -47,8 +47,7 @@ T = Timing(
 )
 def test_folds(group_open: bool, open_in_scope: int, max_groups: int, expected: bool) -> None:
     assert (
-        folds(group_open=group_open, open_in_scope=open_in_scope, max_groups=max_groups)
-        is expected
+        folds(group_open=group_open, open_in_scope=open_in_scope, max_groups=max_groups) is expected
     )
 
 

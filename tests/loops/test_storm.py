@@ -95,8 +95,13 @@ async def test_a_new_kind_of_failure_is_never_folded_into_a_flood(
 async def test_updates_beyond_the_budget_become_one_digest(
     tmp_path: Path, state_url: str | None
 ) -> None:
-    settings = {"max_notifications": 2, "notification_period": "10m", "delivery": FAST}
-    async with engine(tmp_path, state_url=state_url, **settings) as e:
+    async with engine(
+        tmp_path,
+        state_url=state_url,
+        max_notifications=2,
+        notification_period="10m",
+        delivery=FAST,
+    ) as e:
         models = ["m-a", "m-b", "m-c", "m-d"]
         for model in models:
             await e.fail(model=model, error=FLOOD_ERROR)
@@ -104,7 +109,7 @@ async def test_updates_beyond_the_budget_become_one_digest(
         await e.settle()
         # First messages are never held: four new incidents, four messages.
         assert len(by_reason(e.recorder.sent, Reason.FIRST)) == 4
-        for wave in range(2):
+        for _wave in range(2):
             for model in models:
                 await e.fail(model=model, error=FLOOD_ERROR)
             e.clock.advance(300)
@@ -141,8 +146,7 @@ async def test_a_new_incident_goes_before_a_backlog_of_updates(
     tmp_path: Path, state_url: str | None
 ) -> None:
     slow = {"rate_per_second": 0.1, "burst": 3}  # a token every 10 s
-    settings = {"max_notifications": 1000, "delivery": slow}
-    async with engine(tmp_path, state_url=state_url, **settings) as e:
+    async with engine(tmp_path, state_url=state_url, max_notifications=1000, delivery=slow) as e:
         models = [f"m-{i:02d}" for i in range(20)]
         for model in models:
             await e.fail(model=model, error=FLOOD_ERROR)
@@ -215,7 +219,7 @@ async def test_a_restart_in_the_middle_of_a_backlog_loses_nothing(
         await e.dispatcher.pass_once()
         crashing = Crashing(after=5)
         first = worker(e, crashing, holder="before")
-        with pytest.raises(asyncio.CancelledError):
+        with pytest.raises(asyncio.CancelledError):  # noqa: PT012 (the crash comes mid-way)
             for _ in range(10):
                 await first.deliver_due()
                 e.clock.advance(1)

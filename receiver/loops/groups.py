@@ -61,14 +61,11 @@ def absorb_new_failures(tx: Tx, *, root: Route, now: float, limit: int = 1000) -
 
 def _over_cap(tx: Tx, key: str, batch: GroupBatch) -> bool:
     group = stored.find_group(tx, key)
-    if group is not None and not group.resolved:
-        return False  # an open group keeps growing, however many others there are
+    group_open = group is not None and not group.resolved
     route = batch.route
-    return storm.folds(
-        group_open=False,
-        open_in_scope=stored.count_open(tx, route.id, batch.category),
-        max_groups=route.max_groups,
-    )
+    # Counting is only needed for a group that would open (an open one keeps growing).
+    in_scope = 0 if group_open else stored.count_open(tx, route.id, batch.category)
+    return storm.folds(group_open=group_open, open_in_scope=in_scope, max_groups=route.max_groups)
 
 
 def _fold(tx: Tx, key: str, batch: GroupBatch, now: float) -> None:

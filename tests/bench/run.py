@@ -10,6 +10,8 @@
   to the Slack stand-in (`alerting.py`).
 - growth: issue 18's costs at 100 k, 1 M (and, with --growth-sizes, 10 M) stored
   failures on SQLite and PostgreSQL (`growth.py`).
+- storm: issue 14's flood of 3,000 distinct model ids then one ordinary failure, with
+  storm control and with the group cap lifted (`storm.py`).
 - replicas: issue 7's webhook throughput on one SQLite replica, one PostgreSQL replica
   and three PostgreSQL replicas, in rounds (`replicas.py`).
 
@@ -52,10 +54,11 @@ from tests.bench.report import (
 )
 from tests.bench.results import keep
 from tests.bench.servers import Server, busy_cpu_seconds, counter_values, free_ports
+from tests.bench.storm import storm_suite
 from tests.bench.wrk import WrkResult, run_wrk, wrk_binary
 
 MAX_FILL_RUNS = 40
-SUITES = ("webhook", "alerting", "replicas", "growth")
+SUITES = ("webhook", "alerting", "storm", "replicas", "growth")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             elif suite == "growth":
                 growth_suite(folder, sizes=options.growth_sizes, kinds=options.growth_stores)
+            elif suite == "storm":
+                storm_suite(folder)
             else:
                 replicas_suite(folder, settings=options.webhook, pool_size=options.pool_size)
     return 0

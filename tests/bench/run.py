@@ -70,6 +70,7 @@ class Options:
     pool_size: int
     growth_sizes: tuple[int, ...]
     growth_stores: tuple[str, ...]
+    storm_baseline: str | None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -89,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             elif suite == "growth":
                 growth_suite(folder, sizes=options.growth_sizes, kinds=options.growth_stores)
             elif suite == "storm":
-                storm_suite(folder)
+                storm_suite(folder, baseline=options.storm_baseline)
             else:
                 replicas_suite(folder, settings=options.webhook, pool_size=options.pool_size)
     return 0
@@ -117,6 +118,11 @@ def _options(argv: Sequence[str] | None) -> Options:
         "--growth-sizes", default="100000,1000000", help="growth suite: failures preloaded"
     )
     parser.add_argument("--growth-stores", default="sqlite,postgres", help="growth suite")
+    parser.add_argument(
+        "--storm-baseline",
+        metavar="REV",
+        help="storm suite: also run a git revision's code (e.g. one without storm control)",
+    )
     args = parser.parse_args(argv)
     return Options(
         suites=SUITES if args.suite == "all" else (args.suite,),
@@ -133,6 +139,7 @@ def _options(argv: Sequence[str] | None) -> Options:
         pool_size=args.pool_size,
         growth_sizes=tuple(int(n) for n in args.growth_sizes.split(",")),
         growth_stores=tuple(args.growth_stores.split(",")),
+        storm_baseline=args.storm_baseline,
     )
 
 

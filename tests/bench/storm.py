@@ -65,6 +65,8 @@ MAX_CONNECTIONS = 32
 class Scenario:
     name: str
     env: dict[str, str]
+    # Another revision's code, unpacked here (`--storm-baseline`); None: this checkout.
+    source: Path | None = None
 
 
 SCENARIOS = (
@@ -104,9 +106,12 @@ class Idle:
     others_busy_cores: float
 
 
-def run_storm(tmp: Path) -> list[StormResult]:
+def run_storm(tmp: Path, *, baseline: str | None) -> list[StormResult]:
+    scenarios = list(SCENARIOS)
+    if baseline is not None:
+        scenarios.append(Scenario(f"{baseline} (no storm control)", {}, _unpack(tmp, baseline)))
     results = []
-    for index, scenario in enumerate(SCENARIOS):
+    for index, scenario in enumerate(scenarios):
         folder = tmp / f"storm-{index}"
         folder.mkdir()
         print(f"storm: scenario {scenario.name}", flush=True)
@@ -126,6 +131,7 @@ def _run(folder: Path, scenario: Scenario) -> StormResult:
             ["-m", "receiver", "serve", "--host", "127.0.0.1", "--port", str(port)],
             port=port,
             log_path=folder / "failwatch.log",
+            cwd=scenario.source,
             env={
                 "FAILWATCH_STATE_URL": f"sqlite:///{state}",
                 "FAILWATCH_WEBHOOK_SECRET": secret,
@@ -134,7 +140,12 @@ def _run(folder: Path, scenario: Scenario) -> StormResult:
                 "FAILWATCH_SLACK_API_URL": slack.api_url,
                 "FAILWATCH_GROUP_WAIT": f"{GROUP_WAIT:g}s",
                 "FAILWATCH_GROUP_INTERVAL": f"{300 / SCALE:g}s",
-                "FAILWATCH_NOTIFICATION_PERIOD": f"{600 / SCALE:g}s",
+                # A revision without storm control would refuse its settings.
+                **(
+                    {}
+                    if scenario.source
+                    else {"FAILWATCH_NOTIFICATION_PERIOD": f"{600 / SCALE:g}s"}
+                ),
                 "FAILWATCH_LOG_LEVEL": "warning",
                 **scenario.env,
             },
@@ -335,8 +346,19 @@ def _fsyncs(result: StormResult) -> str:
     return "perf unavailable" if result.fsyncs_per_s is None else f"{result.fsyncs_per_s:.1f}"
 
 
-def storm_suite(tmp: Path) -> None:
+def _unpack(tmp: Path, revision: str) -> Path:
+    """A git revision's files in a folder of their own (`git archive`, no checkout)."""
+    folder = tmp / "baseline"
+    folder.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", revision], check=True, capture_output=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder
+
+
+def storm_suite(tmp: Path, *, baseline: str | None = None) -> None:
     started = dt.datetime.now(dt.UTC)
-    results = run_storm(tmp)
+    results = run_storm(tmp, baseline=baseline)
     facts = machine(state_dir=tmp)
     keep("storm", started, markdown(results, facts), [asdict(r) for r in results])

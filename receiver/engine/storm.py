@@ -16,7 +16,7 @@ Three decisions, each a pure function with the clock passed in:
 - **delivery order**: first messages of new incidents are claimed before everything
   else, oldest first within each class (`priority`); and the delivery worker claims only
   what its rate-limit tokens allow, then sleeps until a token or a due row is back
-  (`sleep_for`), so a backlog under the rate limit costs no CPU.
+  (`sleep_for`), so a backlog under the rate limit costs next to no CPU.
 """
 
 from __future__ import annotations

@@ -160,6 +160,8 @@ async def test_a_new_incident_goes_before_a_backlog_of_updates(
         e.clock.advance(300)
         await e.settle()  # 20 updates written; the bucket's tokens send 3 of them
         assert len(e.recorder.sent) == 23
+        waiting = await e.store.read(lambda tx: outbox.list_rows(tx, status="pending", limit=50))
+        oldest_first = [row.notification.id for row in sorted(waiting, key=lambda r: r.id)]
         # A new incident while 17 updates wait: its first message is next.
         await e.fail(model="flux-pro", error="Request timed out")
         e.clock.advance(30)  # group_wait; 3 tokens are back
@@ -167,7 +169,8 @@ async def test_a_new_incident_goes_before_a_backlog_of_updates(
         newest = e.recorder.sent[23]
         assert (newest.reason, newest.labels["category"]) == (Reason.FIRST, "timeout")
         # Then the updates, oldest first.
-        assert [n.labels["model_id"] for n in e.recorder.sent[24:26]] == models[3:5]
+        assert [n.id for n in e.recorder.sent[24:26]] == oldest_first[:2]
+        assert {n.reason for n in e.recorder.sent[24:26]} == {Reason.NEW_FAILURES}
         assert await e.store.read(outbox.pending_count) == 15
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from receiver.engine.notification import build_digest
 from receiver.model import DigestEntry, Notification, Reason
 from receiver.notifiers.render import html_body, slack_message, subject, text_body
+from receiver.rows import DigestItemRow
 from tests.notifiers.samples import T0, notification
 from tests.standins.slack import _message_problem
 
@@ -19,22 +21,18 @@ def overflow(folded: int, names: tuple[str, ...]) -> Notification:
 
 
 def digest(*entries: DigestEntry) -> Notification:
-    return Notification(
-        id="digest-default-1",
-        receiver="default",
-        group_key="digest:default:1",
-        episode=1,
-        sequence=1,
-        reason=Reason.DIGEST,
-        labels={},
-        window_failures=sum(e.window_failures for e in entries),
-        episode_failures=0,
-        users_affected=0,
-        first_seen=T0,
-        last_seen=T0 + 60,
-        created_at=T0 + 600,
-        digest=entries,
-    )
+    items = [
+        DigestItemRow(
+            group_key=f"g{i}",
+            title=e.title,
+            reason=e.reason.value,
+            window_failures=e.window_failures,
+            episode_failures=e.episode_failures,
+            held_at=T0 + i,
+        )
+        for i, e in enumerate(entries)
+    ]
+    return build_digest("default", items, now=T0 + 600)
 
 
 def test_an_overflow_group_names_a_few_folded_models_and_counts_the_rest() -> None:

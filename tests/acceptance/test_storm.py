@@ -71,6 +71,8 @@ def test_a_flood_of_distinct_models_is_a_few_messages_and_a_new_incident_gets_th
             lambda s: any(f"{MODELS - CAP} more models" in m.header for m in s.messages.values()),
             timeout=60,
         )
+        # Every first message (one may have met a 429 and waited its Retry-After).
+        slack.wait_for(lambda s: len(s.messages) >= CAP + 2, timeout=60)
         folded = server.metric("failwatch_groups_folded_total", route="route", category="unknown")
         assert server.stop() == 0
 

@@ -55,6 +55,18 @@ class Metrics:
             ["receiver", "integration", "result"],
             registry=self.registry,
         )
+        self.folded = Counter(
+            "failwatch_groups_folded",
+            "Failures that went to an overflow group (their route was at max_groups).",
+            ["route", "category"],
+            registry=self.registry,
+        )
+        self.held = Counter(
+            "failwatch_notifications_held",
+            "Updates held back for a digest (their receiver was at max_notifications).",
+            ["receiver"],
+            registry=self.registry,
+        )
         self.outbox_pending = Gauge(
             "failwatch_outbox_pending", "Notifications waiting to be sent.", registry=self.registry
         )

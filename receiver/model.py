@@ -92,6 +92,8 @@ class Reason(StrEnum):
     # Someone acknowledged, muted or unmuted the incident: update its message, say so
     # in its thread. Only integrations that update in place are sent these.
     ACTION = "action"
+    # Not a group's: the updates a receiver's notification budget held back.
+    DIGEST = "digest"
 
 
 class ErrorCount(BaseModel):
@@ -121,6 +123,17 @@ class IncidentMark(BaseModel):
     muted_until: float | None = None
     resolved_by: str | None = None
     resolved_at: float | None = None
+
+
+class DigestEntry(BaseModel):
+    """One group's updates that a receiver's budget held back, merged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str
+    reason: Reason  # the latest held-back reason
+    window_failures: int  # failures in the held-back updates, summed
+    episode_failures: int
 
 
 class Notification(BaseModel):
@@ -156,6 +169,11 @@ class Notification(BaseModel):
     sample_user_ids: tuple[str, ...] = ()
     sample_user_emails: tuple[str, ...] = ()
     silenced: int = 0
+    # An overflow group: how many groups it stands for, and the first few of their names.
+    folded: int = 0
+    folded_names: tuple[str, ...] = ()
+    # A digest: the held-back updates it lists (the group fields above are empty).
+    digest: tuple[DigestEntry, ...] = ()
     thread: dict[str, str] | None = None
     incident: IncidentMark | None = None
     # For `action`: what was just done, as its thread reply says it.
@@ -165,6 +183,10 @@ class Notification(BaseModel):
     def title(self) -> str:
         """`rate_limit on flux-pro`: the group in a few words."""
         category = self.labels.get("category", "failures")
+        if self.digest:
+            return f"digest of {len(self.digest)} held-back updates"
+        if self.folded:
+            return f"{category} on {self.folded} more {self.labels.get('overflow') or 'group'}s"
         model = self.labels.get("model_id")
         return f"{category} on {model}" if model else category
 

@@ -71,6 +71,10 @@ class GroupRow:
     members_cleared: int
     # Someone acknowledged this episode's incident (no `repeat` re-posts while so).
     acknowledged: bool = False
+    # The category its cap on open groups counts in, and whether it is the overflow
+    # group of its route and category.
+    category: str = ""
+    overflow: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +101,29 @@ class GroupDetails:
     sample_user_ids: tuple[str, ...]
     models: tuple[str, ...]
     error_types: tuple[str, ...]
+    # An overflow group's: how many groups it stands for, and the first few names.
+    folded: int = 0
+    folded_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """A receiver's notifications counted since `window_start`."""
+
+    window_start: float
+    used: int
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItemRow:
+    """One group's updates held back by its receiver's budget, merged so far."""
+
+    group_key: str
+    title: str
+    reason: str
+    window_failures: int
+    episode_failures: int
+    held_at: float
 
 
 @dataclass(frozen=True, slots=True)

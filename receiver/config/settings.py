@@ -31,7 +31,8 @@ from receiver.config.classifier import ClassifierSettings
 from receiver.config.receivers import EmailConfig, ReceiverConfig, SlackConfig
 from receiver.durations import Duration
 from receiver.engine.retention import DAY, RetentionPolicy
-from receiver.engine.routing import Route, RouteConfig, Timing, build_routes
+from receiver.engine.routing import DEFAULT_MAX_GROUPS, Route, RouteConfig, Timing, build_routes
+from receiver.engine.storm import BudgetLimit
 from receiver.errors import ConfigError
 
 ENV_PREFIX = "FAILWATCH_"
@@ -166,6 +167,17 @@ class Settings(BaseSettings):
         description="the dispatcher or delivery worker without progress for this long "
         "makes /readyz fail",
     )
+    max_groups: int = Field(
+        DEFAULT_MAX_GROUPS,
+        ge=1,
+        description="open groups per route and category; more fold into one overflow group",
+    )
+    max_notifications: int = Field(
+        20, ge=1, description="updates per receiver per period; more wait for one digest"
+    )
+    notification_period: Duration = Field(
+        600.0, gt=0, description="the period of max_notifications (new incidents not counted)"
+    )
 
     supabase_url: str | None = Field(None, description="project URL (Auth admin API, JWKS)")
     supabase_service_role_key: SecretStr | None = Field(None, description="service-role key")
@@ -221,7 +233,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _routing_is_whole(self) -> Self:
         _, problems = build_routes(
-            self.route_config(), defaults=self.default_timing(), receivers=list(self.receiver_map())
+            self.route_config(),
+            defaults=self.default_timing(),
+            receivers=list(self.receiver_map()),
+            max_groups=self.max_groups,
         )
         problems += self._integration_problems()
         if self.include_user_emails and not (
@@ -263,6 +278,9 @@ class Settings(BaseSettings):
             send_resolved=True,
         )
 
+    def budget_limit(self) -> BudgetLimit:
+        return BudgetLimit(cap=self.max_notifications, period=self.notification_period)
+
     def receiver_map(self) -> dict[str, ReceiverConfig]:
         """The receivers by name: those of the YAML file, else one built from the env."""
         if self.receivers:
@@ -291,7 +309,10 @@ class Settings(BaseSettings):
     def routes(self) -> Route:
         """The resolved routing tree (validated at load, so it has no problems)."""
         root, _ = build_routes(
-            self.route_config(), defaults=self.default_timing(), receivers=list(self.receiver_map())
+            self.route_config(),
+            defaults=self.default_timing(),
+            receivers=list(self.receiver_map()),
+            max_groups=self.max_groups,
         )
         return root
 

@@ -174,6 +174,8 @@ class GroupBatch:
 
     route: Route
     labels: dict[str, str]
+    # The category of its first failure: the scope of the route's cap on open groups.
+    category: str = ""
     count: int = 0
     first: float = float("inf")
     last: float = float("-inf")
@@ -239,7 +241,10 @@ def batch_failures(
         silence = index.muting(failure.labels)
         for route in root.match(failure.labels):
             labels = route.group_labels(failure.labels)
-            batch = batches.setdefault(group_key(route, labels), GroupBatch(route, labels))
+            batch = batches.setdefault(
+                group_key(route, labels),
+                GroupBatch(route, labels, category=failure.labels.get("category", "")),
+            )
             if silence is None:
                 batch.add(failure)
             else:
@@ -248,10 +253,15 @@ def batch_failures(
 
 
 def released_batch(
-    route: Route, labels: dict[str, str], failures: Iterable[StoredFailure], *, now: float
+    route: Route,
+    labels: dict[str, str],
+    failures: Iterable[StoredFailure],
+    *,
+    now: float,
+    category: str = "",
 ) -> GroupBatch:
     """Failures whose silence ended, handed back to their group as if they came now."""
-    batch = GroupBatch(route, labels, released_at=now)
+    batch = GroupBatch(route, labels, category=category, released_at=now)
     for failure in failures:
         batch.add(failure)
     return batch

@@ -8,13 +8,16 @@ flush number), so a flush written twice is stored once.
 
 from __future__ import annotations
 
-from receiver.model import ErrorCount, IncidentMark, Notification, Reason
-from receiver.rows import GroupDetails, GroupRow
+from collections.abc import Sequence
+
+from receiver.model import DigestEntry, ErrorCount, IncidentMark, Notification, Reason
+from receiver.rows import DigestItemRow, GroupDetails, GroupRow
 
 TOP_ERRORS = 10
 SAMPLE_IDS = 5
 SAMPLE_USERS = 5
 LISTED_VALUES = 20  # distinct models and error types named in a notification
+FOLDED_NAMES = 5  # groups named by an overflow group's notification
 
 
 def build_notification(
@@ -60,6 +63,8 @@ def build_notification(
         sample_user_ids=details.sample_user_ids,
         silenced=group.silenced,
         incident=incident,
+        folded=details.folded,
+        folded_names=details.folded_names,
     )
 
 
@@ -85,6 +90,48 @@ def action_notification(
             ),
             "action": sentence,
         }
+    )
+
+
+def held_item(notification: Notification, now: float) -> DigestItemRow:
+    """A group's notification, held back by its receiver's budget, as a digest line."""
+    return DigestItemRow(
+        group_key=notification.group_key,
+        title=notification.title,
+        reason=notification.reason.value,
+        window_failures=notification.window_failures,
+        episode_failures=notification.episode_failures,
+        held_at=now,
+    )
+
+
+def build_digest(receiver: str, items: Sequence[DigestItemRow], *, now: float) -> Notification:
+    """One notification listing a receiver's held-back updates. Its id names the
+    receiver and the first hold, so a digest written twice is stored once."""
+    since = min(item.held_at for item in items)
+    return Notification(
+        id=f"digest-{receiver}-{since:.3f}",
+        receiver=receiver,
+        group_key=f"digest:{receiver}:{since:.3f}",
+        episode=1,
+        sequence=1,
+        reason=Reason.DIGEST,
+        labels={},
+        window_failures=sum(item.window_failures for item in items),
+        episode_failures=0,
+        users_affected=0,
+        first_seen=since,
+        last_seen=max(item.held_at for item in items),
+        created_at=now,
+        digest=tuple(
+            DigestEntry(
+                title=item.title,
+                reason=Reason(item.reason),
+                window_failures=item.window_failures,
+                episode_failures=item.episode_failures,
+            )
+            for item in items
+        ),
     )
 
 

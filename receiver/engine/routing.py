@@ -3,9 +3,9 @@
 A tree of routes, Alertmanager style. The root matches everything. A failure descends
 into the first child whose matchers all match its labels, and into later siblings too
 when that child says `continue: true`; where no child matches, the current route takes
-it. Children inherit receiver, `group_by` and timings from their parent. `group_by:
-['...']` groups by every label of the failure; Alertmanager's older `match` (equality)
-and `match_re` (regex) are read as matchers. The tree is checked whole, as Alertmanager
+it. Children inherit receiver, `group_by`, timings and `max_groups` from their parent.
+`group_by: ['...']` groups by every label of the failure; Alertmanager's older `match`
+(equality) and `match_re` (regex) are read as matchers. The tree is checked whole, as Alertmanager
 checks it at load: no matchers and no `continue` on the root, `group_interval` and
 `repeat_interval` more than zero, `group_by` without repeats and with `...` alone.
 """
@@ -24,6 +24,8 @@ from receiver.engine.matchers import Matcher, Matchers, all_match
 
 DEFAULT_GROUP_BY = ("category", "model_id")
 EVERY_LABEL = "..."  # group_by: ['...'] groups by all of a failure's labels
+# Open groups per route and category before new ones fold into an overflow group.
+DEFAULT_MAX_GROUPS = 50
 
 
 class RouteConfig(BaseModel):
@@ -40,6 +42,7 @@ class RouteConfig(BaseModel):
     repeat_interval: Duration | None = None
     resolve_after: Duration | None = None
     send_resolved: bool | None = None
+    max_groups: int | None = Field(None, ge=1)
     continue_: bool = Field(False, alias="continue")
     routes: tuple[RouteConfig, ...] = ()
 
@@ -98,6 +101,7 @@ class Route:
     timing: Timing
     continue_: bool
     children: tuple[Route, ...]
+    max_groups: int = DEFAULT_MAX_GROUPS
 
     def match(self, labels: Mapping[str, str]) -> list[Route]:
         """The routes that take a failure with these labels (at least one)."""
@@ -127,7 +131,11 @@ class Route:
 
 
 def build_routes(
-    config: RouteConfig, *, defaults: Timing, receivers: Sequence[str]
+    config: RouteConfig,
+    *,
+    defaults: Timing,
+    receivers: Sequence[str],
+    max_groups: int = DEFAULT_MAX_GROUPS,
 ) -> tuple[Route, list[str]]:
     """The resolved tree, and a list of problems (each naming its place in the tree)."""
     problems: list[str] = []
@@ -140,6 +148,7 @@ def build_routes(
         parent=None,
         path="route",
         inherited=defaults,
+        max_groups=max_groups,
         receivers=set(receivers),
         problems=problems,
     )
@@ -155,6 +164,7 @@ def _resolve(
     parent: Route | None,
     path: str,
     inherited: Timing,
+    max_groups: int,
     receivers: set[str],
     problems: list[str],
 ) -> Route:
@@ -191,6 +201,7 @@ def _resolve(
         timing=timing,
         continue_=config.continue_,
         children=(),
+        max_groups=_pick(config.max_groups, max_groups),
     )
     children = tuple(
         _resolve(
@@ -198,6 +209,7 @@ def _resolve(
             parent=route,
             path=f"{path}.routes[{i}]",
             inherited=timing,
+            max_groups=route.max_groups,
             receivers=receivers,
             problems=problems,
         )

@@ -21,10 +21,9 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from itertools import groupby
 
 from receiver.config.settings import DeliverySettings
-from receiver.engine import ratelimit
+from receiver.engine import ratelimit, storm
 from receiver.engine.retry import GiveUp, RetryPolicy, after_failure
 from receiver.errors import DeliveryError, StoreUnavailable
 from receiver.loops.health import LoopHealth, report_failure
@@ -102,33 +101,59 @@ class DeliveryWorker:
             await nap(self.wake, stop, seconds=pause)
 
     async def _until_next_due(self) -> float:
-        """Sleep until the earliest pending row is due (a back-off or a rate limit ends),
-        but poll at least every IDLE_POLL: other replicas add rows too."""
+        """How long to sleep (`storm.sleep_for`): until a row falls due or a token comes
+        back for a destination with rows waiting, polling at least every IDLE_POLL since
+        other replicas add rows too."""
         now = self._clock()
-        due = await self._store.read(lambda tx: outbox.next_due_at(tx, now=now))
-        if due is None:
-            return IDLE_POLL
-        # A row can be due yet unclaimable (an earlier flush of its stream is in flight
-        # elsewhere): the floor keeps that from becoming a busy loop.
-        return min(IDLE_POLL, max(MIN_POLL, due - now))
+
+        def next_times(tx: Tx) -> tuple[float | None, float | None]:
+            blocked = self._out_of_tokens(outbox.buckets(tx), now)
+            waiting = set(outbox.waiting_destinations(tx, now=now))
+            tokens = [at for destination, at in blocked.items() if destination in waiting]
+            return outbox.next_due_at(tx, now=now, skip=blocked), min(tokens, default=None)
+
+        due, token = await self._store.read(next_times)
+        return storm.sleep_for(now, next_due=due, next_token=token, idle=IDLE_POLL, floor=MIN_POLL)
+
+    def _out_of_tokens(
+        self, buckets: Mapping[str, tuple[float, float]], now: float
+    ) -> dict[str, float]:
+        """Destinations without a whole token at `now`, and when they next have one."""
+        rate, burst = self._settings.rate_per_second, self._settings.burst
+        blocked = {}
+        for destination, (tokens, updated_at) in buckets.items():
+            at = ratelimit.next_token_at(tokens, updated_at, now=now, rate=rate, burst=burst)
+            if at > now:
+                blocked[destination] = at
+        return blocked
+
+    def _claim(self, tx: Tx, now: float) -> list[OutboxRow]:
+        """Claim the due rows that the destinations' tokens allow, in claim order."""
+        rate, burst = self._settings.rate_per_second, self._settings.burst
+        buckets = outbox.buckets(tx)
+        allowance = {
+            destination: int(ratelimit.tokens_at(tokens, at, now=now, rate=rate, burst=burst))
+            for destination, (tokens, at) in buckets.items()
+        }
+        blocked = [destination for destination, n in allowance.items() if n < 1]
+        candidates = outbox.claimable(tx, now=now, limit=CLAIM_BATCH, skip=blocked)
+        ids = ratelimit.pick_claims(candidates, allowance, default=burst, limit=CLAIM_BATCH)
+        return outbox.claim(tx, ids, holder=self.holder, now=now, lease=self._settings.lease)
 
     async def deliver_due(self) -> int:
-        """One pass: claim what is due and deliver it. Returns how many rows it handled."""
+        """One pass: claim what is due and what the rate limits allow, and deliver it.
+        Returns how many rows it handled."""
         now = self._clock()
-        rows = await self._store.write(
-            lambda tx: outbox.claim(
-                tx, holder=self.holder, now=now, lease=self._settings.lease, limit=CLAIM_BATCH
-            )
-        )
+        rows = await self._store.write(lambda tx: self._claim(tx, now))
         if rows:
-            # One destination's rows go in order, one at a time; destinations in parallel.
-            by_destination = [
-                list(group)
-                for _, group in groupby(
-                    sorted(rows, key=lambda r: (r.destination, r.id)), key=lambda r: r.destination
-                )
-            ]
-            await asyncio.gather(*(self._deliver_in_order(group) for group in by_destination))
+            # One destination's rows go in claim order (a new incident's first message
+            # first), one at a time; destinations in parallel.
+            by_destination: dict[str, list[OutboxRow]] = {}
+            for row in rows:
+                by_destination.setdefault(row.destination, []).append(row)
+            await asyncio.gather(
+                *(self._deliver_in_order(group) for group in by_destination.values())
+            )
         pending = await self._store.read(outbox.pending_count)
         self._metrics.outbox_pending.set(pending)
         return len(rows)

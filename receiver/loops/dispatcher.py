@@ -15,10 +15,13 @@ from collections.abc import Callable, Mapping, Sequence
 
 from receiver.config.integrations import IntegrationSpec
 from receiver.engine.routing import Route
+from receiver.engine.storm import BudgetLimit
 from receiver.errors import StoreUnavailable
 from receiver.loops import flush, groups
 from receiver.loops.health import LoopHealth, report_failure
 from receiver.loops.wakeup import nap
+from receiver.metrics import Metrics
+from receiver.model import Notification
 from receiver.store import Store
 
 log = logging.getLogger("failwatch.dispatch")
@@ -37,6 +40,8 @@ class Dispatcher:
         root: Route,
         integrations: Mapping[str, Sequence[IntegrationSpec]],
         clock: Callable[[], float],
+        budget: BudgetLimit,
+        metrics: Metrics | None = None,
         on_notifications: Callable[[], None] = lambda: None,
         tick: float = TICK,
         wake: asyncio.Event | None = None,
@@ -44,6 +49,8 @@ class Dispatcher:
         on_error: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
+        self._budget = budget
+        self._metrics = metrics
         self._root = root
         self._integrations = integrations
         self._clock = clock
@@ -78,12 +85,19 @@ class Dispatcher:
                 tx, root=root, now=self._clock(), limit=ABSORB_BATCH
             )
         )
+        self._report_folds(absorbed)
         await self._store.write(lambda tx: groups.release_held(tx, root=root, now=self._clock()))
-        written = await self._store.write(
+        flushed = await self._store.write(
             lambda tx: flush.flush_due_groups(
-                tx, root=root, integrations=self._integrations, now=self._clock()
+                tx,
+                root=root,
+                integrations=self._integrations,
+                now=self._clock(),
+                budget=self._budget,
             )
         )
+        self._report_held(flushed.held)
+        written = flushed.notifications
         for notification in written:
             log.info(
                 "group flushed",
@@ -96,4 +110,26 @@ class Dispatcher:
             )
         if written:
             self._on_notifications()
-        return absorbed == ABSORB_BATCH
+        return absorbed.count == ABSORB_BATCH
+
+    def _report_folds(self, absorbed: groups.Absorbed) -> None:
+        for (route, category), count in absorbed.folded.items():
+            if self._metrics is not None:
+                self._metrics.folded.labels(route, category).inc(count)
+            log.warning(
+                "route over its group cap: failures folded into its overflow group",
+                extra={"route": route, "category": category, "failures": count},
+            )
+
+    def _report_held(self, held: list[Notification]) -> None:
+        for notification in held:
+            if self._metrics is not None:
+                self._metrics.held.labels(notification.receiver).inc()
+            log.info(
+                "update held back for the digest",
+                extra={
+                    "group": notification.title,
+                    "reason": notification.reason.value,
+                    "receiver": notification.receiver,
+                },
+            )

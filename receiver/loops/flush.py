@@ -1,6 +1,11 @@
 """Flushing: decide every due group (`engine.grouping.decide`) and write what it says
 into the outbox, in the same transaction as the group's change.
 
+Storm control (`engine.storm`): an update beyond its receiver's budget is held back
+(merged per group) instead of written, and listed in one digest when the budget's
+period ends; a new incident's first message is never held, and is written with the
+priority that makes the delivery worker send it before every update.
+
 On PostgreSQL, `SKIP LOCKED` lets replicas flush different groups at once; notification
 ids are deterministic (group, episode, flush number), so a flush written twice is stored
 once.
@@ -9,24 +14,38 @@ once.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from receiver.config.integrations import IntegrationSpec
+from receiver.engine import storm
 from receiver.engine.grouping import after_flush, decide, next_due, state_of
 from receiver.engine.incidents import incident_id, mark_of
 from receiver.engine.notification import (
+    FOLDED_NAMES,
     LISTED_VALUES,
     SAMPLE_USERS,
     TOP_ERRORS,
+    build_digest,
     build_notification,
+    held_item,
     stream_of,
 )
 from receiver.engine.routing import Route
 from receiver.model import Notification, Reason
 from receiver.rows import GroupDetails, GroupRow
+from receiver.store import budgets as stored_budgets
 from receiver.store import groups as stored
 from receiver.store import incidents as stored_incidents
 from receiver.store import outbox
 from receiver.store.tx import Tx
+
+
+@dataclass(slots=True)
+class Flushed:
+    """What one flush pass wrote: notifications to deliver, updates held for a digest."""
+
+    notifications: list[Notification] = field(default_factory=list)
+    held: list[Notification] = field(default_factory=list)
 
 
 def flush_due_groups(
@@ -35,11 +54,16 @@ def flush_due_groups(
     root: Route,
     integrations: Mapping[str, Sequence[IntegrationSpec]],
     now: float,
+    budget: storm.BudgetLimit,
     limit: int = 100,
-) -> list[Notification]:
-    """Decide every group that is due; write the notifications into the outbox."""
+) -> Flushed:
+    """Write the digests that are due; then decide every group that is due and write
+    its notification into the outbox, or hold it for the receiver's digest when the
+    receiver's budget is spent."""
     routes = {route.id: route for route in root.walk()}
-    written = []
+    # Digests first: a receiver's update spent below would start its next period and
+    # push the digest of the period that just ended a whole period later.
+    flushed = Flushed(notifications=_write_digests(tx, integrations, now, budget))
     for key in stored.due_groups(tx, now=now, limit=limit):
         group = stored.load_group(tx, key)
         route = routes.get(group.route_id, root)
@@ -53,13 +77,52 @@ def flush_due_groups(
             # A group whose every failure was silenced never spoke; it closes quietly.
             if not (route.timing.send_resolved and group.flushes > 0):
                 continue
-        notification = write_notification(
-            tx, group, reason, integrations.get(group.receiver, ()), now=now
-        )
+        notification = _build(tx, group, reason, now=now)
+        if _within_budget(tx, group.receiver, reason, now, budget):
+            enqueue(tx, notification, integrations.get(group.receiver, ()), now=now)
+            flushed.notifications.append(notification)
+        else:
+            stored_budgets.hold(tx, group.receiver, held_item(notification, now))
+            flushed.held.append(notification)
         if reason is not Reason.RESOLVED:
             due = next_due(after_flush(state, now), route.timing)
             stored.mark_flushed(tx, group, now=now, due_at=due)
-        written.append(notification)
+    return flushed
+
+
+def _within_budget(
+    tx: Tx, receiver: str, reason: Reason, now: float, limit: storm.BudgetLimit
+) -> bool:
+    """Spend one of the receiver's notifications, if this one counts; False: hold it."""
+    if not storm.counts_against_budget(reason):
+        return True
+    spent = storm.spend(
+        stored_budgets.load_budget(tx, receiver), now=now, cap=limit.cap, period=limit.period
+    )
+    stored_budgets.save_budget(tx, receiver, spent.budget)
+    return spent.allowed
+
+
+def _write_digests(
+    tx: Tx,
+    integrations: Mapping[str, Sequence[IntegrationSpec]],
+    now: float,
+    limit: storm.BudgetLimit,
+) -> list[Notification]:
+    """One digest per receiver whose budget period with held-back updates has ended."""
+    written = []
+    for receiver in stored_budgets.receivers_holding(tx):
+        budget = stored_budgets.load_budget(tx, receiver)
+        due = storm.digest_due(budget, period=limit.period)
+        if due is not None and now < due:
+            continue
+        items = stored_budgets.take_held(tx, receiver)
+        if not items:
+            continue
+        digest = build_digest(receiver, items, now=now)
+        specs = integrations.get(receiver, ())
+        enqueue(tx, digest, specs, now=now)
+        written.append(digest)
     return written
 
 
@@ -82,17 +145,26 @@ def write_notification(
 ) -> Notification:
     """Build the group's notification for `reason`, with its incident as it stands, and
     owe it to each of `specs`."""
-    details = load_details(tx, group)
-    incident = stored_incidents.find(tx, incident_id(group.key, group.episode))
-    mark = None if incident is None else mark_of(incident, now)
-    notification = build_notification(group, details, reason, now=now, incident=mark)
+    notification = _build(tx, group, reason, now=now)
     enqueue(tx, notification, specs, now=now)
     return notification
 
 
+def _build(tx: Tx, group: GroupRow, reason: Reason, *, now: float) -> Notification:
+    details = load_details(tx, group)
+    incident = stored_incidents.find(tx, incident_id(group.key, group.episode))
+    mark = None if incident is None else mark_of(incident, now)
+    return build_notification(group, details, reason, now=now, incident=mark)
+
+
 def load_details(tx: Tx, group: GroupRow) -> GroupDetails:
     return stored.load_details(
-        tx, group, top_errors=TOP_ERRORS, sample_users=SAMPLE_USERS, listed=LISTED_VALUES
+        tx,
+        group,
+        top_errors=TOP_ERRORS,
+        sample_users=SAMPLE_USERS,
+        listed=LISTED_VALUES,
+        named=FOLDED_NAMES,
     )
 
 
@@ -104,4 +176,6 @@ def enqueue(
         notification,
         [(stream_of(notification, s.key), s.receiver, s.key, s.destination) for s in specs],
         now,
+        # A new incident's first message goes before every update (storm control).
+        priority=storm.priority(notification.reason),
     )

@@ -8,6 +8,9 @@ what changed. Flushing due groups into the outbox is `loops.flush`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+from receiver.engine import storm
 from receiver.engine.grouping import (
     EpisodeChange,
     GroupBatch,
@@ -30,16 +33,52 @@ from receiver.store.tx import Tx
 RELEASE_BATCH = 1000
 
 
-def absorb_new_failures(tx: Tx, *, root: Route, now: float, limit: int = 1000) -> int:
-    """Route the failures stored since the last call into their groups. Returns how many."""
+@dataclass(slots=True)
+class Absorbed:
+    """What one pass sorted into groups: how many failures, and how many of them went
+    to an overflow group, by (route id, category)."""
+
+    count: int = 0
+    folded: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+def absorb_new_failures(tx: Tx, *, root: Route, now: float, limit: int = 1000) -> Absorbed:
+    """Route the failures stored since the last call into their groups, or into their
+    route's overflow group beyond its cap (`engine.storm.folds`)."""
     new = stored_failures.after(tx, stored.dispatch_cursor(tx), limit=limit)
+    absorbed = Absorbed(count=len(new))
     if not new:
-        return 0
+        return absorbed
     silences = usable(stored_silences.active(tx, now))
     for key, batch in batch_failures(new, root=root, silences=silences, now=now).items():
-        _apply(tx, key, batch, now)
+        if _over_cap(tx, key, batch):
+            scope = (batch.route.id, batch.category)
+            absorbed.folded[scope] = absorbed.folded.get(scope, 0) + batch.count
+            _fold(tx, key, batch, now)
+        else:
+            _apply(tx, key, batch, now)
     stored.set_dispatch_cursor(tx, new[-1].seq)
-    return len(new)
+    return absorbed
+
+
+def _over_cap(tx: Tx, key: str, batch: GroupBatch) -> bool:
+    group = stored.find_group(tx, key)
+    group_open = group is not None and not group.resolved
+    route = batch.route
+    # Counting is only needed for a group that would open (an open one keeps growing).
+    in_scope = 0 if group_open else stored.count_open(tx, route.id, batch.category)
+    return storm.folds(group_open=group_open, open_in_scope=in_scope, max_groups=route.max_groups)
+
+
+def _fold(tx: Tx, key: str, batch: GroupBatch, now: float) -> None:
+    """Add a batch to its route's overflow group for its category, and name its group
+    there."""
+    route, name = batch.route, storm.member_name(batch.labels)
+    into = storm.overflow_key(route.id, route.receiver, batch.category)
+    batch.labels = storm.overflow_labels(route, batch.category)
+    _apply(tx, into, batch, now, overflow=True)
+    episode = stored.load_group(tx, into).episode
+    stored.add_folded(tx, into, episode, [(key, name, batch.first_seen(now))])
 
 
 def release_held(tx: Tx, *, root: Route, now: float) -> int:
@@ -54,11 +93,12 @@ def release_held(tx: Tx, *, root: Route, now: float) -> int:
         released = stored_failures.by_seq(tx, seqs)
         stored.unhold(tx, key, seqs, released=len(released))
         route = routes.get(group.route_id, root)
-        _apply(tx, key, released_batch(route, group.labels, released, now=now), now)
+        batch = released_batch(route, group.labels, released, now=now, category=group.category)
+        _apply(tx, key, batch, now, overflow=group.overflow)
     return sum(len(seqs) for seqs in due.values())
 
 
-def _apply(tx: Tx, key: str, batch: GroupBatch, now: float) -> None:
+def _apply(tx: Tx, key: str, batch: GroupBatch, now: float, *, overflow: bool = False) -> None:
     """Save what a batch adds to its group, then reschedule the group's next decision."""
     change = episode_change(stored.find_group(tx, key), batch)
     times = {
@@ -70,7 +110,14 @@ def _apply(tx: Tx, key: str, batch: GroupBatch, now: float) -> None:
     if change is EpisodeChange.OPEN:
         route = batch.route
         stored.insert_group(
-            tx, key, route_id=route.id, receiver=route.receiver, labels=batch.labels, **times
+            tx,
+            key,
+            route_id=route.id,
+            receiver=route.receiver,
+            labels=batch.labels,
+            category=batch.category,
+            overflow=overflow,
+            **times,
         )
     elif change is EpisodeChange.NEW_EPISODE:
         stored.start_episode(tx, key, **times)

@@ -18,8 +18,9 @@ from receiver.store.tx import Tx, for_update, skip_locked
 _GROUP_COLUMNS = (
     "group_key, route_id, receiver, labels, episode, status, opened_at, first_seen, "
     "last_seen, last_active, episode_failures, pending, pending_since, silenced_failures, "
-    "flushes, last_flush_at, EXISTS (SELECT 1 FROM incidents i WHERE i.group_key = "
-    "groups.group_key AND i.episode = groups.episode AND i.acked_at IS NOT NULL)"
+    "flushes, last_flush_at, category, overflow, EXISTS (SELECT 1 FROM incidents i "
+    "WHERE i.group_key = groups.group_key AND i.episode = groups.episode "
+    "AND i.acked_at IS NOT NULL)"
 )
 
 
@@ -75,7 +76,9 @@ def find_group(tx: Tx, key: str) -> GroupRow | None:
         has_new_error=new_error is not None,
         members=int(members[0]),
         members_cleared=int(members[1]),
-        acknowledged=bool(row[16]),
+        category=str(row[16]),
+        overflow=bool(row[17]),
+        acknowledged=bool(row[18]),
     )
 
 
@@ -102,11 +105,13 @@ def insert_group(
     first_seen: float,
     last_seen: float,
     last_active: float,
+    category: str = "",
+    overflow: bool = False,
 ) -> None:
     tx.execute(
         "INSERT INTO groups (group_key, route_id, receiver, labels, episode, status, "
-        "opened_at, first_seen, last_seen, last_active) "
-        "VALUES (?, ?, ?, ?, 1, 'open', ?, ?, ?, ?)",
+        "opened_at, first_seen, last_seen, last_active, category, overflow) "
+        "VALUES (?, ?, ?, ?, 1, 'open', ?, ?, ?, ?, ?, ?)",
         (
             key,
             route_id,
@@ -116,7 +121,29 @@ def insert_group(
             first_seen,
             last_seen,
             last_active,
+            category,
+            int(overflow),
         ),
+    )
+
+
+def count_open(tx: Tx, route_id: str, category: str) -> int:
+    """Open groups of a route and category, overflow groups left out."""
+    row = tx.fetchone(
+        "SELECT count(*) FROM groups WHERE route_id = ? AND category = ? AND status = 'open' "
+        "AND overflow = 0",
+        (route_id, category),
+    )
+    return int(row[0]) if row else 0
+
+
+def add_folded(tx: Tx, key: str, episode: int, members: Iterable[tuple[str, str, float]]) -> None:
+    """Remember the groups (key, name, first failure) an overflow group's episode
+    stands for."""
+    tx.executemany(
+        "INSERT INTO folded (group_key, episode, member_key, name, first_seen) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (group_key, episode, member_key) DO NOTHING",
+        [(key, episode, member, name, first) for member, name, first in members],
     )
 
 
@@ -250,7 +277,7 @@ def mark_flushed(tx: Tx, group: GroupRow, *, now: float, due_at: float | None) -
 
 
 def load_details(
-    tx: Tx, group: GroupRow, *, top_errors: int, sample_users: int, listed: int
+    tx: Tx, group: GroupRow, *, top_errors: int, sample_users: int, listed: int, named: int = 5
 ) -> GroupDetails:
     """The episode's errors (new ones first, then by count), users and distinct values."""
     key, episode = group.key, group.episode
@@ -280,6 +307,14 @@ def load_details(
         "AND error_type IS NOT NULL ORDER BY error_type LIMIT ?",
         (key, episode, listed),
     )
+    folded = tx.fetchone(
+        "SELECT count(*) FROM folded WHERE group_key = ? AND episode = ?", (key, episode)
+    )
+    names = tx.fetchall(
+        "SELECT name FROM folded WHERE group_key = ? AND episode = ? "
+        "ORDER BY first_seen, name LIMIT ?",
+        (key, episode, named),
+    )
     return GroupDetails(
         errors=tuple(
             GroupErrorRow(
@@ -299,6 +334,8 @@ def load_details(
         sample_user_ids=tuple(str(u[0]) for u in some_users),
         models=tuple(str(m[0]) for m in models),
         error_types=tuple(str(t[0]) for t in types),
+        folded=int(folded[0]) if folded else 0,
+        folded_names=tuple(str(n[0]) for n in names),
     )
 
 

@@ -1,6 +1,7 @@
 """The outbox's transactions: claim due rows under a lease, then ack, retry or bury.
 
-A claim takes a row only when no earlier flush of the same stream is still pending (so a
+Rows are claimed a new incident's first message first, then oldest first. A claim
+takes a row only when no earlier flush of the same stream is still pending (so a
 Slack update never overtakes the post it updates) and its destination is not paused by a
 429. The lease lets another worker retake the rows of a worker that died; acks are
 conditional on still holding the claim.
@@ -9,7 +10,7 @@ conditional on still holding the claim.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from receiver.model import Notification
 from receiver.rows import OutboxRow
@@ -41,20 +42,33 @@ def _row(r: tuple[object, ...], refs: str | None = None) -> OutboxRow:
     )
 
 
-def claim(tx: Tx, *, holder: str, now: float, lease: float, limit: int) -> list[OutboxRow]:
-    """Take up to `limit` due rows for `holder` until `now + lease`."""
-    candidates = tx.fetchall(
-        "SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.due_at <= ? "
+def claimable(
+    tx: Tx, *, now: float, limit: int, skip: Collection[str] = ()
+) -> list[tuple[int, str]]:
+    """Due rows that may be claimed (id, destination), in claim order: a new incident's
+    first message before everything else, then oldest first. Rows of the destinations
+    in `skip` (no rate-limit token left) are left out."""
+    skipped = ""
+    if skip:
+        skipped = f"AND o.destination NOT IN ({','.join('?' * len(skip))}) "
+    rows = tx.fetchall(
+        "SELECT o.id, o.destination FROM outbox o WHERE o.status = 'pending' AND o.due_at <= ? "
         "AND (o.claimed_until IS NULL OR o.claimed_until <= ?) "
+        f"{skipped}"
         "AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.stream = o.stream "
         "AND e.status = 'pending' AND e.id < o.id) "
         "AND NOT EXISTS (SELECT 1 FROM destination_pauses p "
         "WHERE p.destination = o.destination AND p.until > ?) "
-        f"ORDER BY o.due_at, o.id LIMIT ?{skip_locked(tx)}",
-        (now, now, now, limit),
+        f"ORDER BY o.priority, o.due_at, o.id LIMIT ?{skip_locked(tx)}",
+        (now, now, *skip, now, limit),
     )
+    return [(int(r[0]), str(r[1])) for r in rows]
+
+
+def claim(tx: Tx, ids: Iterable[int], *, holder: str, now: float, lease: float) -> list[OutboxRow]:
+    """Take these rows for `holder` until `now + lease` (those still unclaimed)."""
     claimed = []
-    for (row_id,) in candidates:
+    for row_id in ids:
         found = tx.fetchone(
             "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id = ? "
             "AND status = 'pending' AND (claimed_until IS NULL OR claimed_until <= ?) "
@@ -161,16 +175,35 @@ def pending_count(tx: Tx) -> int:
     return int(row[0]) if row else 0
 
 
-def next_due_at(tx: Tx, *, now: float) -> float | None:
+def next_due_at(tx: Tx, *, now: float, skip: Collection[str] = ()) -> float | None:
     """When the earliest unclaimed row may be claimed: its due time, or its destination's
-    pause if that ends later. None if nothing is waiting."""
+    pause if that ends later; rows of the destinations in `skip` left out. None if
+    nothing is waiting."""
+    skipped = f"AND o.destination NOT IN ({','.join('?' * len(skip))}) " if skip else ""
     row = tx.fetchone(
         "SELECT min(CASE WHEN p.until > o.due_at THEN p.until ELSE o.due_at END) "
         "FROM outbox o LEFT JOIN destination_pauses p ON p.destination = o.destination "
-        "WHERE o.status = 'pending' AND (o.claimed_until IS NULL OR o.claimed_until <= ?)",
-        (now,),
+        "WHERE o.status = 'pending' AND (o.claimed_until IS NULL OR o.claimed_until <= ?) "
+        f"{skipped}",
+        (now, *skip),
     )
     return None if row is None or row[0] is None else float(row[0])
+
+
+def waiting_destinations(tx: Tx, *, now: float) -> list[str]:
+    """Destinations with a row due now, claimed or not."""
+    rows = tx.fetchall(
+        "SELECT DISTINCT destination FROM outbox WHERE status = 'pending' AND due_at <= ?",
+        (now,),
+    )
+    return [str(r[0]) for r in rows]
+
+
+def buckets(tx: Tx) -> dict[str, tuple[float, float]]:
+    """Every destination's token bucket (tokens, last update), unlocked: for planning a
+    claim; the token itself is taken under the lock of `load_bucket`."""
+    rows = tx.fetchall("SELECT destination, tokens, updated_at FROM destination_buckets")
+    return {str(r[0]): (float(r[1]), float(r[2])) for r in rows}
 
 
 def load_bucket(tx: Tx, destination: str, *, full: float, now: float) -> tuple[float, float]:
@@ -198,17 +231,34 @@ def save_bucket(tx: Tx, destination: str, *, tokens: float, now: float) -> None:
 
 
 def enqueue(
-    tx: Tx, notification: Notification, targets: Iterable[tuple[str, str, str, str]], now: float
+    tx: Tx,
+    notification: Notification,
+    targets: Iterable[tuple[str, str, str, str]],
+    now: float,
+    *,
+    priority: int = 1,
 ) -> None:
-    """Owe `notification` to each target (stream, receiver, integration, destination).
-    Writing the same notification twice stores it once."""
+    """Owe `notification` to each target (stream, receiver, integration, destination),
+    claimed in `priority` order (lower first). Writing the same notification twice
+    stores it once."""
     payload = notification.model_dump_json()
     tx.executemany(
         "INSERT INTO outbox (notification_id, stream, receiver, integration, destination, "
-        "payload, status, created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) "
+        "payload, status, created_at, due_at, priority) "
+        "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) "
         "ON CONFLICT (notification_id, integration) DO NOTHING",
         [
-            (notification.id, stream, receiver, integration, destination, payload, now, now)
+            (
+                notification.id,
+                stream,
+                receiver,
+                integration,
+                destination,
+                payload,
+                now,
+                now,
+                priority,
+            )
             for stream, receiver, integration, destination in targets
         ],
     )

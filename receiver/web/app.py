@@ -96,6 +96,8 @@ def create_app(
         root=settings.routes(),
         integrations=services.integrations,
         clock=clock,
+        budget=settings.budget_limit(),
+        metrics=services.metrics,
         on_notifications=delivery.wake.set,
         wake=services.new_failures,
         stall_after=settings.loop_stall_after,

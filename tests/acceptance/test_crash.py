@@ -35,6 +35,9 @@ def test_kill_9_mid_delivery_then_restart_loses_nothing(tmp_path: Path) -> None:
             "FAILWATCH_DELIVERY__RATE_PER_SECOND": "6",
             "FAILWATCH_DELIVERY__BURST": "1",
             "FAILWATCH_DELIVERY__LEASE": "3s",
+            # Every update of the 24 groups must reach its message, not a digest 10 min
+            # later (storm control's budget is tested in tests/loops/test_storm.py).
+            "FAILWATCH_MAX_NOTIFICATIONS": "1000",
         }
         with running_serve(tmp_path, **env) as server:
             with httpx.Client(base_url=server.url, timeout=10.0, trust_env=False) as client:

@@ -39,6 +39,7 @@ async def run(phase: str, folder: str) -> None:
         root=settings.routes(),
         integrations=specs_by_receiver(settings),
         clock=lambda: now,
+        budget=settings.budget_limit(),
     )
     for half in range(2):
         for i in range(FAILURES // 2):

@@ -400,6 +400,7 @@ async def _in_process(url: str) -> tuple[dict[str, float], dict[str, float]]:
             root=settings.routes(),
             integrations=specs_by_receiver(settings),
             clock=time.time,
+            budget=settings.budget_limit(),
         )
         idle = [await _timed(dispatcher.pass_once) for _ in range(20)]
         queries = {

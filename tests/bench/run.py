@@ -10,6 +10,8 @@
   to the Slack stand-in (`alerting.py`).
 - growth: issue 18's costs at 100 k, 1 M (and, with --growth-sizes, 10 M) stored
   failures on SQLite and PostgreSQL (`growth.py`).
+- storm: issue 14's flood of 3,000 distinct model ids then one ordinary failure, with
+  storm control and with the group cap lifted (`storm.py`).
 - replicas: issue 7's webhook throughput on one SQLite replica, one PostgreSQL replica
   and three PostgreSQL replicas, in rounds (`replicas.py`).
 - console: issue 16's page render times with 1,000,000 failures in the store
@@ -55,10 +57,11 @@ from tests.bench.report import (
 )
 from tests.bench.results import keep
 from tests.bench.servers import Server, busy_cpu_seconds, counter_values, free_ports
+from tests.bench.storm import storm_suite
 from tests.bench.wrk import WrkResult, run_wrk, wrk_binary
 
 MAX_FILL_RUNS = 40
-SUITES = ("webhook", "alerting", "replicas", "growth", "console")
+SUITES = ("webhook", "alerting", "storm", "replicas", "growth", "console")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,7 @@ class Options:
     growth_stores: tuple[str, ...]
     console_failures: int
     console_requests: int
+    storm_baseline: str | None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -98,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     days=30.0,
                     requests=options.console_requests,
                 )
+            elif suite == "storm":
+                storm_suite(folder, baseline=options.storm_baseline)
             else:
                 replicas_suite(folder, settings=options.webhook, pool_size=options.pool_size)
     return 0
@@ -127,6 +133,11 @@ def _options(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--growth-stores", default="sqlite,postgres", help="growth suite")
     parser.add_argument("--console-failures", type=int, default=1_000_000)
     parser.add_argument("--console-requests", type=int, default=30, help="per page")
+    parser.add_argument(
+        "--storm-baseline",
+        metavar="REV",
+        help="storm suite: also run a git revision's code (e.g. one without storm control)",
+    )
     args = parser.parse_args(argv)
     return Options(
         suites=SUITES if args.suite == "all" else (args.suite,),
@@ -145,6 +156,7 @@ def _options(argv: Sequence[str] | None) -> Options:
         growth_stores=tuple(args.growth_stores.split(",")),
         console_failures=args.console_failures,
         console_requests=args.console_requests,
+        storm_baseline=args.storm_baseline,
     )
 
 

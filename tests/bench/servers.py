@@ -42,8 +42,11 @@ class Server:
         port: int,
         log_path: Path,
         env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.name = name
+        # `python -m` imports from its working directory first: another checkout's code.
+        self._cwd = cwd
         self.port = port
         self.log_path = log_path
         self._args = [sys.executable, *args]
@@ -64,7 +67,7 @@ class Server:
     def __enter__(self) -> Server:
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
-                self._args, env=self._env, stdout=log, stderr=subprocess.STDOUT
+                self._args, env=self._env, cwd=self._cwd, stdout=log, stderr=subprocess.STDOUT
             )
         self._wait_until_listening()
         return self

@@ -136,7 +136,12 @@ async def engine(
         emails=emails,
     )
     dispatcher = Dispatcher(
-        store=store, root=settings.routes(), integrations=specs_by_receiver(settings), clock=clock
+        store=store,
+        root=settings.routes(),
+        integrations=specs_by_receiver(settings),
+        clock=clock,
+        budget=settings.budget_limit(),
+        metrics=metrics,
     )
     try:
         yield Engine(store, dispatcher, worker, recorder, clock, settings, metrics)

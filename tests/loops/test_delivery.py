@@ -114,7 +114,13 @@ async def test_a_dead_workers_claim_is_retaken_after_its_lease(
         await first_flush(e)
         # A worker claims the row and dies before sending (nothing acks it).
         claimed = await e.store.write(
-            lambda tx: outbox.claim(tx, holder="dead-worker", now=e.clock(), lease=60, limit=5)
+            lambda tx: outbox.claim(
+                tx,
+                [i for i, _ in outbox.claimable(tx, now=e.clock(), limit=5)],
+                holder="dead-worker",
+                now=e.clock(),
+                lease=60,
+            )
         )
         assert len(claimed) == 1
         assert await e.worker.deliver_due() == 0  # still leased

@@ -11,6 +11,10 @@ serve` subprocess — talk to it over TCP, from sync or async tests alike.
         message = slack.messages[ts]          # its blocks, update history, thread replies
         slack.fail_next(status=429, retry_after=7)
 
+With `rate_limit`, it limits messages like Slack does (about one per second per
+channel, short bursts allowed): a post or an update beyond the channel's token bucket
+is answered 429 with `Retry-After` and `{"ok": false, "error": "ratelimited"}`.
+
 It speaks what failwatch uses: `POST /services/…` (incoming webhook; answers `ok` or an
 error text), `chat.postMessage` (with `thread_ts` for replies) and `chat.update` (JSON or
 form bodies, bearer token). It also plays a person clicking a message's buttons:
@@ -30,6 +34,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
 import secrets
 import socket
 import threading
@@ -116,11 +121,17 @@ class SlackStandIn:
         token: str | None = None,
         channels: Mapping[str, str] | None = None,
         strict_channels: bool = False,
+        rate_limit: float | None = None,
+        burst: int = 3,
     ) -> None:
         self.token = token or f"xoxb-standin-{secrets.token_hex(8)}"
         self._webhook_path = f"/services/T0STANDIN/B0STANDIN/{secrets.token_hex(12)}"
         self._channels = dict(channels or {})
         self._strict_channels = strict_channels
+        self._rate = rate_limit
+        self._burst = burst
+        # channel → (tokens, when counted); the incoming webhook counts as one channel.
+        self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
         self._calls: list[Call] = []
         self._messages: dict[str, Message] = {}
@@ -348,6 +359,9 @@ class SlackStandIn:
         problem = _message_problem(body)
         if problem is not None:
             return self._answer_text("webhook", request, body, 400, problem, None)
+        limited = self._over_rate("webhook")
+        if limited is not None:
+            return self._answer_text("webhook", request, body, 429, "rate_limited", limited)
         with self._lock:
             self._webhook_messages.append(dict(body))
         return self._answer_text("webhook", request, body, 200, "ok", None)
@@ -365,6 +379,10 @@ class SlackStandIn:
             answer: dict[str, Any] = {"ok": False, "error": "not_authed"}
         elif not secrets.compare_digest(token, self.token):
             answer = {"ok": False, "error": "invalid_auth"}
+        elif method in ("chat.postMessage", "chat.update") and (
+            limited := self._over_rate(self._channel_key(body))
+        ):
+            return self._answer_api_failure(method, request, body, limited)
         elif method == "chat.postMessage":
             answer = self._post_message(body)
         elif method == "chat.update":
@@ -430,6 +448,32 @@ class SlackStandIn:
             if "attachments" in body:
                 message.attachments = list(body["attachments"] or [])
         return {"ok": True, "channel": channel, "ts": ts, "text": message.text}
+
+    @property
+    def rate_limited(self) -> int:
+        """How many calls it answered 429 because of its own rate limit or fail_next."""
+        return sum(1 for call in self.calls if call.status == 429)
+
+    def _channel_key(self, body: Mapping[str, Any]) -> str:
+        try:
+            return self.channel_id(str(body.get("channel", "")))
+        except KeyError:
+            return str(body.get("channel", ""))
+
+    def _over_rate(self, channel: str) -> _Failure | None:
+        """Take a token of the channel's bucket; a 429 to answer if there is none."""
+        if self._rate is None:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            tokens, at = self._buckets.get(channel, (float(self._burst), now))
+            tokens = min(float(self._burst), tokens + (now - at) * self._rate)
+            if tokens >= 1.0:
+                self._buckets[channel] = (tokens - 1.0, now)
+                return None
+            self._buckets[channel] = (tokens, now)
+        wait = max(1, math.ceil((1.0 - tokens) / self._rate))
+        return _Failure(429, "ratelimited", float(wait), 0.0, None)
 
     def _next_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ts):06d}"

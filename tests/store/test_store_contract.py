@@ -51,7 +51,11 @@ async def test_three_replicas_flush_each_group_once(tmp_path: Path, state_url: s
         replicas = [
             (
                 Dispatcher(
-                    store=s, root=e.settings.routes(), integrations=integrations, clock=e.clock
+                    store=s,
+                    root=e.settings.routes(),
+                    integrations=integrations,
+                    clock=e.clock,
+                    budget=e.settings.budget_limit(),
                 ),
                 DeliveryWorker(
                     store=s,

@@ -84,6 +84,8 @@ def cut(escaped: str, limit: int) -> str:
 def slack_message(notification: Notification, options: RenderOptions | None = None) -> SlackMessage:
     """The incident's message: posted first, then updated in place."""
     options = options or RenderOptions()
+    if notification.digest:
+        return _digest_message(notification, options)
     blocks: list[Block] = [
         _header(notification),
         _mrkdwn_section(escape(facts.status(notification))),
@@ -111,6 +113,19 @@ def slack_message(notification: Notification, options: RenderOptions | None = No
         else []
     )
     return SlackMessage(text=fallback_text(notification), blocks=blocks, attachments=attachments)
+
+
+def _digest_message(notification: Notification, options: RenderOptions) -> SlackMessage:
+    """A digest: its header, why it was sent, and one line per held-back group."""
+    listed = "\n".join(f"• {escape(line)}" for line in facts.digest_lines(notification))
+    blocks = [
+        _header(notification),
+        _mrkdwn_section(escape(facts.status(notification))),
+        _mrkdwn_section(listed),
+        _context(_links(notification, options)),
+    ]
+    text = f"{escape(facts.headline(notification))}\n{listed}"
+    return SlackMessage(text=cut(text, FALLBACK_CHARS), blocks=blocks, attachments=[])
 
 
 def fallback_text(notification: Notification) -> str:

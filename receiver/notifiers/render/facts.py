@@ -76,6 +76,8 @@ STYLES: dict[str, Style] = {
 # A category from a rule of your own, and any incident once resolved.
 CUSTOM_STYLE = Style(":rotating_light:", "\U0001f6a8", "#d93f0b")
 RESOLVED_STYLE = Style(":white_check_mark:", "\u2705", "#1a7f37")
+# A digest is no incident of its own: a neutral look, and no "what to do".
+DIGEST_STYLE = Style(":inbox_tray:", "\U0001f4e5", "#6e7781")
 
 ELLIPSIS = "\u2026"
 TIMES = "\u00d7"  # the multiplication sign of "37 times"
@@ -105,6 +107,8 @@ class RenderOptions:
 
 
 def style(notification: Notification) -> Style:
+    if notification.digest:
+        return DIGEST_STYLE
     if notification.resolved:
         return RESOLVED_STYLE
     return STYLES.get(category(notification), CUSTOM_STYLE)
@@ -119,11 +123,38 @@ def category(notification: Notification) -> str:
 
 
 def model(notification: Notification) -> str:
-    """The group's model, else the models its failures used."""
+    """The group's model, else the groups an overflow group stands for, else the models
+    its failures used."""
+    if notification.folded:
+        return folded(notification)
     label = one_line(notification.labels.get("model_id") or "", LABEL_CHARS)
     if label:
         return label
     return one_line(", ".join(notification.models), LABEL_CHARS) or "unknown model"
+
+
+def folded(notification: Notification) -> str:
+    """`37 more models failing: flux-a, flux-b, … and 34 others`."""
+    n = notification
+    noun = n.labels.get("overflow") or "group"
+    names = ", ".join(one_line(name, 64) for name in n.folded_names)
+    others = n.folded - len(n.folded_names)
+    tail = f", {ELLIPSIS} and {count(others, 'other')}" if others > 0 else ""
+    return f"{count(n.folded, 'more ' + noun)} failing: {names}{tail}"
+
+
+def digest_lines(notification: Notification) -> list[str]:
+    """`rate_limit on flux-pro — +12 failures (49 in episode)`: one per held-back group."""
+    lines = []
+    for entry in notification.digest:
+        if entry.reason is Reason.RESOLVED:
+            what = f"resolved ({entry.episode_failures} in episode)"
+        elif entry.reason is Reason.REPEAT:
+            what = f"still failing ({entry.episode_failures} in episode)"
+        else:
+            what = f"+{entry.window_failures} ({entry.episode_failures} in episode)"
+        lines.append(f"{one_line(entry.title, 200)} — {what}")
+    return lines
 
 
 def error_types(notification: Notification) -> str:
@@ -150,6 +181,8 @@ def headline(notification: Notification) -> str:
 
 def summary(notification: Notification) -> str:
     """`37 failures · rate_limit · flux-pro`, resolved or not."""
+    if notification.digest:
+        return f"Digest · {count(len(notification.digest), 'group')} with held-back updates"
     return (
         f"{failures(notification, notification.episode_failures)}"
         f" · {category(notification)} · {model(notification)}"
@@ -185,6 +218,11 @@ def status(notification: Notification) -> str:
             return (
                 f"Resolved: no new failures for {duration(n.created_at - n.last_seen)}"
                 f" ({failures(n, n.episode_failures)} in this episode)."
+            )
+        case Reason.DIGEST:
+            return (
+                f"Updates held back since {clock(n.first_seen)} by the receiver's limit"
+                " on notifications (new incidents are never held), merged per group:"
             )
 
 

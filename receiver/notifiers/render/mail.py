@@ -37,6 +37,9 @@ def text_body(notification: Notification, options: RenderOptions | None = None) 
     n = notification
     action = facts.style(n).action
     lines = [facts.headline(n), "", facts.status(n), *([action] if action else []), ""]
+    if n.digest:
+        lines += [f"  {line}" for line in facts.digest_lines(n)]
+        return "\n".join([*lines, "", "-- ", _footer(n)]) + "\n"
     width = max(len(label) for label, _ in _fields(n)) + 2
     lines += [f"{label + ':':<{width}}{value}" for label, value in _fields(n)]
     shown = n.top_errors[: options.max_errors]
@@ -83,8 +86,12 @@ def html_body(notification: Notification, options: RenderOptions | None = None) 
         f'color:{colour};">{escape(facts.status(n))}'
         + (f"<br>{escape(style.action)}" if style.action else "")
         + "</td></tr>",
-        f'<tr><td style="padding:0 24px 16px 24px;">{_fields_table(n)}</td></tr>',
     ]
+    if n.digest:
+        listed = "<br>".join(escape(line) for line in facts.digest_lines(n))
+        parts.append(f'<tr><td style="padding:0 24px 16px 24px;font-size:14px;">{listed}</td></tr>')
+    else:
+        parts.append(f'<tr><td style="padding:0 24px 16px 24px;">{_fields_table(n)}</td></tr>')
     if n.top_errors:
         parts.append(
             f'<tr><td style="padding:0 24px 16px 24px;">{_errors_table(n, options)}</td></tr>'

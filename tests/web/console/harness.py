@@ -4,6 +4,7 @@ that signs in the way a browser does, and hostile text to seed it with."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -105,7 +106,8 @@ async def seed_dead_letter(app: Starlette, *, error: str = HOSTILE_ERROR) -> int
     )
 
     def write(tx: Tx) -> int:
-        outbox.enqueue(tx, notification, [("s", "default", "console", "recorder")], 2.0)
+        # Made now: the app's pruner deletes dead letters older than 30 days.
+        outbox.enqueue(tx, notification, [("s", "default", "console", "recorder")], time.time())
         row = tx.fetchone("SELECT id FROM outbox WHERE notification_id = ?", (notification.id,))
         assert row is not None
         tx.execute(

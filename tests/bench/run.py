@@ -12,6 +12,8 @@
   failures on SQLite and PostgreSQL (`growth.py`).
 - replicas: issue 7's webhook throughput on one SQLite replica, one PostgreSQL replica
   and three PostgreSQL replicas, in rounds (`replicas.py`).
+- instructions: instructions per webhook, path by path (failure, duplicate, ignored,
+  401, and the bare endpoint), counted by callgrind in-process (`instructions.py`).
 
 Results: a markdown block per suite on stdout and, with the raw numbers as JSON, in
 bench-results/.
@@ -32,6 +34,7 @@ from pathlib import Path
 
 from tests.bench.alerting import alerting_suite
 from tests.bench.growth import growth_suite
+from tests.bench.instructions import instructions_suite, valgrind_binary
 from tests.bench.payloads import (
     WEBHOOK_PATH,
     completed_body,
@@ -55,7 +58,7 @@ from tests.bench.servers import Server, busy_cpu_seconds, counter_values, free_p
 from tests.bench.wrk import WrkResult, run_wrk, wrk_binary
 
 MAX_FILL_RUNS = 40
-SUITES = ("webhook", "alerting", "replicas", "growth")
+SUITES = ("webhook", "alerting", "replicas", "growth", "instructions")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,18 +70,28 @@ class Options:
     pool_size: int
     growth_sizes: tuple[int, ...]
     growth_stores: tuple[str, ...]
+    instructions_requests: int
+    instructions_warmup: int
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = _options(argv)
     if {"webhook", "replicas"} & set(options.suites):
         wrk_binary()  # fail early, with the install hint
+    if "instructions" in options.suites:
+        valgrind_binary()
     with tempfile.TemporaryDirectory(prefix="failwatch-bench-") as tmp:
         for suite in options.suites:
             folder = Path(tmp) / suite
             folder.mkdir()
             if suite == "webhook":
                 _Bench(folder, options.webhook).run()
+            elif suite == "instructions":
+                instructions_suite(
+                    folder,
+                    requests=options.instructions_requests,
+                    warmup=options.instructions_warmup,
+                )
             elif suite == "alerting":
                 alerting_suite(
                     folder, failures=options.alerting_failures, seconds=options.alerting_seconds
@@ -112,6 +125,10 @@ def _options(argv: Sequence[str] | None) -> Options:
         "--growth-sizes", default="100000,1000000", help="growth suite: failures preloaded"
     )
     parser.add_argument("--growth-stores", default="sqlite,postgres", help="growth suite")
+    parser.add_argument(
+        "--instructions-requests", type=int, default=10_000, help="measured, per path"
+    )
+    parser.add_argument("--instructions-warmup", type=int, default=1_000, help="per path")
     args = parser.parse_args(argv)
     return Options(
         suites=SUITES if args.suite == "all" else (args.suite,),
@@ -128,6 +145,8 @@ def _options(argv: Sequence[str] | None) -> Options:
         pool_size=args.pool_size,
         growth_sizes=tuple(int(n) for n in args.growth_sizes.split(",")),
         growth_stores=tuple(args.growth_stores.split(",")),
+        instructions_requests=args.instructions_requests,
+        instructions_warmup=args.instructions_warmup,
     )
 
 

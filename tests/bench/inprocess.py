@@ -43,7 +43,7 @@ from typing import Any
 import uvloop
 
 from receiver import logs
-from receiver.config import load_settings
+from receiver.config.settings import load_settings
 from receiver.web.app import create_app
 from receiver.web.context import Services
 from tests.bench.bare_app import app as bare_app

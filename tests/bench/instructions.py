@@ -26,6 +26,7 @@ import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -130,10 +131,35 @@ def _dumps(out: Path) -> list[int]:
     return counts
 
 
-def instructions_suite(folder: Path, *, requests: int, warmup: int) -> list[PathCount]:
+# Each group runs in a process of its own (duplicate resends the failures' bodies).
+GROUPS: tuple[tuple[str, ...], ...] = (
+    ("failure", "duplicate"),
+    ("ignored",),
+    ("unauthorized",),
+    ("bare",),
+    ("floor",),
+)
+
+
+def count_groups(folder: Path, *, requests: int, warmup: int, jobs: int) -> list[PathCount]:
+    """Every path, its group in a fresh process, `jobs` processes at a time."""
+
+    def run(group: tuple[str, ...]) -> list[PathCount]:
+        sub = folder / "-".join(group)
+        sub.mkdir()
+        return count_instructions(sub, requests=requests, warmup=warmup, paths=group)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        counts = [c for group in pool.map(run, GROUPS) for c in group]
+    return sorted(counts, key=lambda c: PATHS.index(c.path))
+
+
+def instructions_suite(
+    folder: Path, *, requests: int, warmup: int, jobs: int = 2
+) -> list[PathCount]:
     started = dt.datetime.now(dt.UTC)
     print(f"instructions: {requests} requests per path under callgrind", flush=True)
-    counts = count_instructions(folder, requests=requests, warmup=warmup)
+    counts = count_groups(folder, requests=requests, warmup=warmup, jobs=jobs)
     text = markdown(started, counts, requests=requests, warmup=warmup)
     raw = {
         "started": started.isoformat(),
@@ -154,7 +180,8 @@ def markdown(started: dt.datetime, counts: list[PathCount], *, requests: int, wa
         f"### Instructions per webhook: {started:%Y-%m-%d %H:%M} UTC",
         "",
         f'- Command: `make bench BENCH_ARGS="--suite instructions"` ({requests:,} '
-        f"requests per path, {warmup:,} warm-up requests each, 32 in flight; "
+        f"requests per path, {warmup:,} warm-up requests each, 32 in flight, each path "
+        "(failure with duplicate) in a fresh process; "
         f"{_valgrind_version()}, Python {sys.version.split()[0]}, `PYTHONHASHSEED=0`).",
         "- In-process: the ASGI app called directly (uvicorn and httptools not included), "
         "SQLite state in a temporary directory, JSON log lines to a file.",

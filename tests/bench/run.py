@@ -72,6 +72,7 @@ class Options:
     growth_stores: tuple[str, ...]
     instructions_requests: int
     instructions_warmup: int
+    instructions_jobs: int
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     folder,
                     requests=options.instructions_requests,
                     warmup=options.instructions_warmup,
+                    jobs=options.instructions_jobs,
                 )
             elif suite == "alerting":
                 alerting_suite(
@@ -129,6 +131,9 @@ def _options(argv: Sequence[str] | None) -> Options:
         "--instructions-requests", type=int, default=10_000, help="measured, per path"
     )
     parser.add_argument("--instructions-warmup", type=int, default=1_000, help="per path")
+    parser.add_argument(
+        "--instructions-jobs", type=int, default=2, help="callgrind processes at a time"
+    )
     args = parser.parse_args(argv)
     return Options(
         suites=SUITES if args.suite == "all" else (args.suite,),
@@ -147,6 +152,7 @@ def _options(argv: Sequence[str] | None) -> Options:
         growth_stores=tuple(args.growth_stores.split(",")),
         instructions_requests=args.instructions_requests,
         instructions_warmup=args.instructions_warmup,
+        instructions_jobs=args.instructions_jobs,
     )
 
 

@@ -36,7 +36,7 @@ from receiver.web.context import Services
 from receiver.web.openapi import openapi_document, openapi_json
 from receiver.web.ops import healthz, metrics, readyz
 from receiver.web.timing import RequestTiming
-from receiver.web.webhook import receive_webhook
+from receiver.web.webhook import WebhookEndpoint, log_ignored_summaries
 
 log = logging.getLogger("failwatch")
 
@@ -87,6 +87,7 @@ def create_app(
         on_notifications=delivery.wake.set,
         wake=services.new_failures,
     )
+    webhook = WebhookEndpoint(services)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -96,6 +97,9 @@ def create_app(
             asyncio.create_task(dispatcher.run(stop), name="failwatch-dispatcher"),
             asyncio.create_task(delivery.run(stop), name="failwatch-delivery"),
             asyncio.create_task(pruner.run(stop), name="failwatch-pruner"),
+            asyncio.create_task(
+                log_ignored_summaries(webhook.tally, stop), name="failwatch-ignored-summary"
+            ),
         ]
         sweeper = _start_sweeper(services, supabase)
         log.info("failwatch started", extra={"state": settings.state_kind()})
@@ -115,7 +119,7 @@ def create_app(
             log.info("failwatch stopped")
 
     app = Starlette(
-        routes=routes(settings),
+        routes=routes(settings, webhook),
         middleware=[Middleware(RequestTiming, metrics=services.metrics)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
@@ -126,11 +130,11 @@ def create_app(
     return app
 
 
-def routes(settings: Settings) -> list[BaseRoute]:
+def routes(settings: Settings, webhook: WebhookEndpoint) -> list[BaseRoute]:
     """Every endpoint, each path written once (the OpenAPI document is made from these;
     a route's name is its operation id)."""
     return [
-        Route("/webhooks/supabase", receive_webhook, methods=["POST"], name="receiveWebhook"),
+        Route("/webhooks/supabase", webhook, methods=["POST"], name="receiveWebhook"),
         Route("/healthz", healthz, methods=["GET"], name="healthz"),
         Route("/readyz", readyz, methods=["GET"], name="readyz"),
         Route("/metrics", metrics, methods=["GET"], name="metrics"),

@@ -140,42 +140,29 @@ class _Workload:
 
 def _workloads(*, requests: int, warmup: int) -> dict[str, _Workload]:
     good = _headers(SECRET)
-    failures = _bodies(failure_body(), "f", requests)
+    failures = [(good, body) for body in _bodies(failure_body(), "f", requests)]
     completed = completed_body().encode()
+    wrong = _headers("not-the-secret")
+    accepted = (202, b'{"status":"accepted"}')
 
-    def same(headers: list[tuple[bytes, bytes]], body: bytes, n: int) -> list[Any]:
-        return [(headers, body)] * n
+    def new_failures(prefix: str) -> list[tuple[list[tuple[bytes, bytes]], bytes]]:
+        return [(good, body) for body in _bodies(failure_body(), prefix, warmup)]
 
     return {
-        "floor": _Workload(
-            warmup=[(good, b) for b in _bodies(failure_body(), "w0", warmup)],
-            measured=[(good, b) for b in failures],
-            expect=(202, b'{"status":"accepted"}'),
-        ),
-        "bare": _Workload(
-            warmup=[(good, b) for b in _bodies(failure_body(), "w1", warmup)],
-            measured=[(good, b) for b in failures],
-            expect=(202, b'{"status":"accepted"}'),
-        ),
-        "failure": _Workload(
-            warmup=[(good, b) for b in _bodies(failure_body(), "w2", warmup)],
-            measured=[(good, b) for b in failures],
-            expect=(202, b'{"status":"accepted"}'),
-        ),
-        "duplicate": _Workload(
-            warmup=[(good, b) for b in _bodies(failure_body(), "w2", warmup)],
-            measured=[(good, b) for b in failures],
-            expect=(202, b'{"status":"duplicate"}'),
-        ),
+        "floor": _Workload(new_failures("w0"), failures, accepted),
+        "bare": _Workload(new_failures("w1"), failures, accepted),
+        "failure": _Workload(new_failures("w2"), failures, accepted),
+        # The failure path's bodies again: its warm-up's, then its measured ones.
+        "duplicate": _Workload(new_failures("w2"), failures, (202, b'{"status":"duplicate"}')),
         "ignored": _Workload(
-            warmup=same(good, completed, warmup),
-            measured=same(good, completed, requests),
-            expect=(202, b'{"status":"ignored","reason":"not_failed"}'),
+            [(good, completed)] * warmup,
+            [(good, completed)] * requests,
+            (202, b'{"status":"ignored","reason":"not_failed"}'),
         ),
         "unauthorized": _Workload(
-            warmup=same(_headers("not-the-secret"), failures[0], warmup),
-            measured=same(_headers("not-the-secret"), failures[0], requests),
-            expect=(401, b'{"error":"unauthorized"}'),
+            [(wrong, failures[0][1])] * warmup,
+            [(wrong, failures[0][1])] * requests,
+            (401, b'{"error":"unauthorized"}'),
         ),
     }
 

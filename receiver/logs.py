@@ -75,5 +75,8 @@ def configure(level: str = "info") -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
+    # Nor the caller's file and line, which `logging` finds by walking the stack on every
+    # record (the logging HOWTO's "Optimization" section names this switch).
+    logging._srcfile = None
     # uvicorn's own access log would be a second, unstructured line per request.
     logging.getLogger("uvicorn.access").disabled = True

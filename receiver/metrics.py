@@ -49,6 +49,8 @@ class Metrics:
             ["category"],
             registry=self.registry,
         )
+        self._ignored_by_reason: dict[str, Counter] = {}
+        self._failures_by_category: dict[str, Counter] = {}
         self.notifications = Counter(
             "failwatch_notifications",
             "Notification attempts by receiver, integration and result.",
@@ -124,3 +126,17 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
             registry=self.registry,
         )
+
+    def ignored_reason(self, reason: str) -> Counter:
+        """The ignored counter of `reason`, looked up once (`labels()` takes a lock)."""
+        child = self._ignored_by_reason.get(reason)
+        if child is None:
+            child = self._ignored_by_reason[reason] = self.ignored.labels(reason)
+        return child
+
+    def failure_category(self, category: str) -> Counter:
+        """The failures counter of `category`, looked up once."""
+        child = self._failures_by_category.get(category)
+        if child is None:
+            child = self._failures_by_category[category] = self.failures.labels(category)
+        return child

@@ -34,11 +34,14 @@ def failure_row(failure: Failure, received_at: float) -> tuple[object, ...]:
         failure.user_id,
         failure.session_id,
         failure.occurred_at,
-        json.dumps(dict(failure.labels), ensure_ascii=False, separators=(",", ":")),
+        _encode_labels(dict(failure.labels)),
         received_at,
         failure.prompt,
     )
 
+
+# Built once: `json.dumps` with options builds a new encoder at every call.
+_encode_labels = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 _FAILURE_COLUMNS = (
     "seq, generation_id, fingerprint, message, error_type, model_id, user_id, labels, "

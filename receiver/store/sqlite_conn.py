@@ -48,18 +48,26 @@ class _Job:
     loop: asyncio.AbstractEventLoop
 
 
-def _settle(job: _Job, result: Any = None, error: BaseException | None = None) -> None:
-    def apply() -> None:
+def _settle(jobs: list[_Job], results: list[Any] | None, error: BaseException | None) -> None:
+    """Hand the outcome of `jobs` to their event loops: one wake-up per loop and batch,
+    not one per job (each `call_soon_threadsafe` writes to the loop's wake-up pipe)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any]]] = {}
+    for i, job in enumerate(jobs):
+        by_loop.setdefault(job.loop, []).append((job, results[i] if results else None))
+    for loop, settled in by_loop.items():
+        # A closed loop means nobody is waiting any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_apply, settled, error)
+
+
+def _apply(settled: list[tuple[_Job, Any]], error: BaseException | None) -> None:
+    for job, result in settled:
         if job.future.done():  # the caller went away (client disconnected); the work stands
-            return
+            continue
         if error is not None:
             job.future.set_exception(error)
         else:
             job.future.set_result(result)
-
-    # A closed loop means nobody is waiting any more.
-    with contextlib.suppress(RuntimeError):
-        job.loop.call_soon_threadsafe(apply)
 
 
 def _unavailable(exc: BaseException) -> BaseException:
@@ -140,13 +148,12 @@ class Writer:
             results = self._transaction([job.work for job in batch])
         except BaseException as exc:
             if len(batch) == 1:
-                _settle(batch[0], error=_unavailable(exc))
+                _settle(batch, None, _unavailable(exc))
                 return
             for job in batch:
                 self._commit([job])
             return
-        for job, result in zip(batch, results, strict=True):
-            _settle(job, result)
+        _settle(batch, results, None)
 
     def _transaction(self, works: list[Callable[[sqlite3.Connection], Any]]) -> list[Any]:
         conn = self._conn

@@ -41,7 +41,7 @@ from receiver.web.openapi import openapi_document, openapi_json
 from receiver.web.ops import healthz, metrics, readyz
 from receiver.web.slack import slack_interactions
 from receiver.web.timing import RequestTiming
-from receiver.web.webhook import receive_webhook
+from receiver.web.webhook import WebhookEndpoint, log_ignored_summaries
 
 log = logging.getLogger("failwatch")
 
@@ -104,6 +104,7 @@ def create_app(
         on_error=services.metrics.loop_errors.labels("dispatcher").inc,
     )
     services.loops = [dispatcher.health, delivery.health]
+    webhook = WebhookEndpoint(services)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -113,6 +114,9 @@ def create_app(
             asyncio.create_task(dispatcher.run(stop), name="failwatch-dispatcher"),
             asyncio.create_task(delivery.run(stop), name="failwatch-delivery"),
             asyncio.create_task(pruner.run(stop), name="failwatch-pruner"),
+            asyncio.create_task(
+                log_ignored_summaries(webhook.tally, stop), name="failwatch-ignored-summary"
+            ),
         ]
         sweeper = _start_sweeper(services, supabase)
         log.info("failwatch started", extra={"state": settings.state_kind()})
@@ -132,7 +136,7 @@ def create_app(
             log.info("failwatch stopped")
 
     app = Starlette(
-        routes=[*routes(settings), *console_routes()],
+        routes=[*routes(settings, webhook), *console_routes()],
         middleware=[Middleware(RequestTiming, metrics=services.metrics)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
@@ -144,11 +148,11 @@ def create_app(
     return app
 
 
-def routes(settings: Settings) -> list[BaseRoute]:
+def routes(settings: Settings, webhook: WebhookEndpoint) -> list[BaseRoute]:
     """Every endpoint, each path written once (the OpenAPI document is made from these;
     a route's name is its operation id)."""
     return [
-        Route("/webhooks/supabase", receive_webhook, methods=["POST"], name="receiveWebhook"),
+        Route("/webhooks/supabase", webhook, methods=["POST"], name="receiveWebhook"),
         Route("/healthz", healthz, methods=["GET"], name="healthz"),
         Route("/readyz", readyz, methods=["GET"], name="readyz"),
         Route("/metrics", metrics, methods=["GET"], name="metrics"),

@@ -12,7 +12,7 @@ with no token configured the admin API is off (404).
 from __future__ import annotations
 
 import hmac
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -22,31 +22,44 @@ from receiver.errors import AccessDenied
 from receiver.web.context import services_of
 
 SECRET_HEADERS = ("x-supabase-webhook-source", "x-webhook-secret")
+_SECRET_NAMES = tuple(name.encode() for name in SECRET_HEADERS)
+_CREDENTIAL_NAMES = frozenset({*_SECRET_NAMES, b"authorization"})
 
 
 def bearer_token(headers: Headers) -> bytes | None:
     value = headers.get("authorization")
-    if value is None:
-        return None
+    return None if value is None else _bearer(value)
+
+
+def _bearer(value: str) -> bytes | None:
     scheme, _, token = value.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip().encode("utf-8", "surrogateescape")
 
 
-def presented_secrets(headers: Headers) -> list[bytes]:
-    """Every credential the request carries, in any of the accepted places."""
+def presented_secrets(raw_headers: Iterable[tuple[bytes, bytes]]) -> list[bytes]:
+    """Every credential the request carries (ASGI's raw headers), in any of the accepted
+    places; of a header sent twice, the first, as Starlette's `Headers` reads it."""
+    first: dict[bytes, bytes] = {}
+    for name, value in raw_headers:
+        if name in _CREDENTIAL_NAMES and name not in first:
+            first[name] = value
+    found = [_as_text(first[name]) for name in _SECRET_NAMES if name in first]
+    authorization = first.get(b"authorization")
+    if authorization is not None:
+        token = _bearer(authorization.decode("latin-1"))
+        if token is not None:
+            found.append(token)
+    return found
+
+
+def _as_text(value: bytes) -> bytes:
+    # What the value was compared as before: Starlette's latin-1 text, encoded as UTF-8.
     # White space around a header value is not part of it (RFC 9110, 5.5), wherever the
     # credential comes: the same rule as for a bearer token and for configured secrets.
-    found = [
-        headers[name].strip().encode("utf-8", "surrogateescape")
-        for name in SECRET_HEADERS
-        if name in headers
-    ]
-    token = bearer_token(headers)
-    if token is not None:
-        found.append(token)
-    return found
+    value = value.strip()
+    return value if value.isascii() else value.decode("latin-1").encode("utf-8")
 
 
 def matches_any(presented: Sequence[bytes], accepted: Sequence[bytes]) -> bool:

@@ -48,12 +48,17 @@ def test_serve_accepts_dedups_ignores_refuses_and_stops_cleanly(tmp_path: Path) 
     assert "failwatch stopped" in messages  # the lifespan closed the store
     assert "Application shutdown complete." in messages
     assert not [line for line in logs if line["level"] in ("error", "critical")]
-    webhook_lines = [line for line in logs if line["logger"] == "failwatch.webhook"]
+    webhook_lines = [line for line in logs if line["msg"] == "webhook"]
     assert [line["outcome"] for line in webhook_lines] == [
         "accepted",
         "duplicate",
-        "ignored",
+        # The ignored call is logged at debug only, and summed up once a minute (here: at
+        # the stop).
         "unauthorized",
+    ]
+    summaries = [line for line in logs if line["msg"].startswith("ignored ")]
+    assert [(s["msg"], s["ignored"]) for s in summaries] == [
+        ("ignored 1 webhook: delete 1", {"delete": 1})
     ]
     text = server.log()
     assert SECRET not in text

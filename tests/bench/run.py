@@ -16,6 +16,8 @@
   and three PostgreSQL replicas, in rounds (`replicas.py`).
 - console: issue 16's page render times with 1,000,000 failures in the store
   (`console.py`).
+- instructions: instructions per webhook, path by path (failure, duplicate, ignored,
+  401, and the bare endpoint), counted by callgrind in-process (`instructions.py`).
 
 Results: a markdown block per suite on stdout and, with the raw numbers as JSON, in
 bench-results/.
@@ -37,6 +39,7 @@ from pathlib import Path
 from tests.bench.alerting import alerting_suite
 from tests.bench.console import console_suite
 from tests.bench.growth import growth_suite
+from tests.bench.instructions import instructions_suite, valgrind_binary
 from tests.bench.payloads import (
     WEBHOOK_PATH,
     completed_body,
@@ -61,7 +64,7 @@ from tests.bench.storm import storm_suite
 from tests.bench.wrk import WrkResult, run_wrk, wrk_binary
 
 MAX_FILL_RUNS = 40
-SUITES = ("webhook", "alerting", "storm", "replicas", "growth", "console")
+SUITES = ("webhook", "alerting", "storm", "replicas", "growth", "console", "instructions")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,18 +79,30 @@ class Options:
     console_failures: int
     console_requests: int
     storm_baseline: str | None
+    instructions_requests: int
+    instructions_warmup: int
+    instructions_jobs: int
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = _options(argv)
     if {"webhook", "replicas"} & set(options.suites):
         wrk_binary()  # fail early, with the install hint
+    if "instructions" in options.suites:
+        valgrind_binary()
     with tempfile.TemporaryDirectory(prefix="failwatch-bench-") as tmp:
         for suite in options.suites:
             folder = Path(tmp) / suite
             folder.mkdir()
             if suite == "webhook":
                 _Bench(folder, options.webhook).run()
+            elif suite == "instructions":
+                instructions_suite(
+                    folder,
+                    requests=options.instructions_requests,
+                    warmup=options.instructions_warmup,
+                    jobs=options.instructions_jobs,
+                )
             elif suite == "alerting":
                 alerting_suite(
                     folder, failures=options.alerting_failures, seconds=options.alerting_seconds
@@ -138,6 +153,13 @@ def _options(argv: Sequence[str] | None) -> Options:
         metavar="REV",
         help="storm suite: also run a git revision's code (e.g. one without storm control)",
     )
+    parser.add_argument(
+        "--instructions-requests", type=int, default=10_000, help="measured, per path"
+    )
+    parser.add_argument("--instructions-warmup", type=int, default=1_000, help="per path")
+    parser.add_argument(
+        "--instructions-jobs", type=int, default=2, help="callgrind processes at a time"
+    )
     args = parser.parse_args(argv)
     return Options(
         suites=SUITES if args.suite == "all" else (args.suite,),
@@ -157,6 +179,9 @@ def _options(argv: Sequence[str] | None) -> Options:
         console_failures=args.console_failures,
         console_requests=args.console_requests,
         storm_baseline=args.storm_baseline,
+        instructions_requests=args.instructions_requests,
+        instructions_warmup=args.instructions_warmup,
+        instructions_jobs=args.instructions_jobs,
     )
 
 

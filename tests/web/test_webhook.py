@@ -385,7 +385,7 @@ async def test_a_store_that_cannot_open_makes_the_app_fail_to_start(tmp_path: Pa
 async def test_one_structured_log_line_per_webhook_without_secrets_or_prompts(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="failwatch")
+    caplog.set_level(logging.DEBUG, logger="failwatch")
     prompt = "my private prompt about my neighbour"
     async with serving(make_app(tmp_path)) as client:
         await post(client, failed_insert(prompt=prompt))
@@ -393,15 +393,21 @@ async def test_one_structured_log_line_per_webhook_without_secrets_or_prompts(
         await post(client, failed_insert(), auth("wrong-secret"))
         await post(client, b"nope")
         await post(client, supabase_body("DELETE", None, generation()))
-    lines = [r for r in caplog.records if r.name == "failwatch.webhook"]
-    outcomes = [(r.__dict__["outcome"], r.__dict__["status"]) for r in lines]
+    lines = [r for r in caplog.records if r.getMessage() == "webhook"]
+    outcomes = [(r.__dict__["outcome"], r.__dict__["status"], r.levelname) for r in lines]
     assert outcomes == [
-        ("accepted", 202),
-        ("duplicate", 202),
-        ("unauthorized", 401),
-        ("invalid", 400),
-        ("ignored", 202),
+        ("accepted", 202, "INFO"),
+        ("duplicate", 202, "INFO"),
+        ("unauthorized", 401, "WARNING"),
+        ("invalid", 400, "WARNING"),
+        # Ignored calls only at debug; the minute's summary (here: at shutdown) says them.
+        ("ignored", 202, "DEBUG"),
     ]
+    summaries = [r for r in caplog.records if r.getMessage().startswith("ignored ")]
+    assert [(r.getMessage(), r.levelname) for r in summaries] == [
+        ("ignored 1 webhook: delete 1", "INFO")
+    ]
+    assert summaries[0].__dict__["ignored"] == {"delete": 1}
     assert lines[0].__dict__["category"] == "timeout"
     assert lines[0].__dict__["generation_id"] == generation()["id"]
     assert lines[4].__dict__["reason"] == "delete"

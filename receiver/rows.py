@@ -192,3 +192,13 @@ class ActionRow:
     action_ts: str
     source: str
     created_at: float
+class RuleStateRow:
+    """A rate rule's run of evaluations for one scope (a model id, or `*`), as stored."""
+
+    rule: str
+    scope: str
+    pending: int = 0
+    calm: int = 0
+    firing_since: float | None = None
+    message: str | None = None
+    evaluated_at: float = 0.0

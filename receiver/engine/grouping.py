@@ -180,7 +180,8 @@ class GroupBatch:
     errors: dict[str, ErrorSample] = field(default_factory=dict)
     users: set[str] = field(default_factory=set)
     held: list[Held] = field(default_factory=list)
-    stuck: list[str] = field(default_factory=list)  # generations reported stuck
+    # Generations reported stuck and rule alerts: the group resolves once all are cleared.
+    stuck: list[str] = field(default_factory=list)
     # Failures released from a silence count as activity when released, not when received.
     released_at: float | None = None
 
@@ -204,7 +205,7 @@ class GroupBatch:
                 sample.prompt = failure.prompt
         if failure.user_id:
             self.users.add(failure.user_id)
-        if failure.kind == FailureKind.STUCK:
+        if failure.kind in (FailureKind.STUCK, FailureKind.CONDITION):
             self.stuck.append(failure.generation_id)
 
     def opened_at(self, now: float) -> float:

@@ -99,7 +99,7 @@ def rule_for(default: RateRule, overrides: Mapping[str, RateRule], model_id: str
 
 
 def is_spike(rule: RateRule, rate: float, baseline: float) -> bool:
-    """Many times the usual rate *and* clearly above it: 3× of 0.1% is still noise."""
+    """Many times the usual rate *and* clearly above it: 3 times 0.1% is still noise."""
     return rate >= rule.spike_factor * baseline and rate >= baseline + rule.spike_points
 
 

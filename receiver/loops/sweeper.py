@@ -9,6 +9,8 @@ one replica (the holder of the `sweep` lease) does, in this order:
 3. **missed**: `failed` rows changed since the last sweep (less an overlap for late
    commits; 24 h on first start) are recorded through the webhook's own path, marked
    `source=sweep`. Same row, same idempotency key: one seen by both is stored once.
+4. **rates**: the failure-rate and flatline rules judge one aggregate of the source's
+   counts (`loops/rates.py`).
 
 A source database that is down or slow ends the sweep early: one log line, one count in
 `failwatch_sweep_runs_total{result}`, and another try next interval. Nothing here raises
@@ -36,6 +38,7 @@ from receiver.errors import InvalidPayload, SourceTableError, SourceUnavailable,
 from receiver.intake.classify import Classifier
 from receiver.intake.classify_rules import DEFAULT_CLASSIFIER
 from receiver.intake.pipeline import failure_from_row
+from receiver.loops.rates import SourceRates
 from receiver.metrics import Metrics
 from receiver.model import Failure, FailureKind, Source
 from receiver.supabase import sweep_queries as queries
@@ -147,8 +150,10 @@ class Sweeper:
         clock: Callable[[], float] = time.time,
         holder: str | None = None,
         on_new_failure: Callable[[], None] | None = None,
+        rates: SourceRates | None = None,
     ) -> None:
         self._source = source
+        self._rates = rates
         self._state = state
         self._metrics = metrics
         self._options = options
@@ -215,6 +220,8 @@ class Sweeper:
             still_stuck = await self._resolve(reader, table, tally)
             await self._stuck(reader, table, still_stuck, tally)
             await self._missed(reader, table, tally)
+            if self._rates is not None and self._rates.enabled:
+                await self._rates.evaluate(reader, table, now=self._clock())
 
     async def _describe(self, reader: SourceReader) -> SourceTable:
         if self._table is None:
@@ -355,6 +362,7 @@ def start_sweeper(
     *,
     on_new_failure: Callable[[], None] | None = None,
     clock: Callable[[], float] = time.time,
+    rates: SourceRates | None = None,
 ) -> Sweeper:
     """Start sweeping the source database in the background; `await sweeper.stop()`.
     The pool is the process's one source pool; its owner closes it."""
@@ -365,6 +373,7 @@ def start_sweeper(
         options=SweepOptions.from_settings(settings),
         clock=clock,
         on_new_failure=on_new_failure,
+        rates=rates,
     )
     sweeper.start()
     return sweeper

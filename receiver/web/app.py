@@ -22,6 +22,7 @@ from receiver.errors import AccessDenied, BadParameter, SourceUnavailable, Store
 from receiver.loops.delivery import DeliveryWorker
 from receiver.loops.dispatcher import Dispatcher
 from receiver.loops.pruner import Pruner
+from receiver.loops.rates import RateOptions, RuleRunner, SourceRates
 from receiver.loops.sweep_state import StoreSweepState
 from receiver.loops.sweeper import Sweeper, start_sweeper
 from receiver.metrics import Metrics
@@ -215,4 +216,9 @@ def _start_sweeper(services: Services, supabase: SupabaseClients) -> Sweeper | N
         services.metrics,
         on_new_failure=services.wake_dispatcher,
         clock=services.clock,
+        rates=SourceRates(
+            RuleRunner(services.store, services.metrics, on_new_failure=services.wake_dispatcher),
+            RateOptions.from_settings(services.settings),
+            stuck_after=services.settings.stuck_after,
+        ),
     )

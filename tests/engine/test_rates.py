@@ -73,19 +73,35 @@ def test_rate_signal(current: Counts, baseline: Counts | None, expected: Signal)
         # so does an evaluation without enough traffic
         (RuleState(pending=1), Signal.UNKNOWN, RuleState(), Verdict.QUIET),
         # firing and still breaching: keep, calm run reset
-        (RuleState(calm=3, firing_since=1.0), Signal.BREACH, RuleState(firing_since=1.0),
-         Verdict.KEEP),
+        (
+            RuleState(calm=3, firing_since=1.0),
+            Signal.BREACH,
+            RuleState(firing_since=1.0),
+            Verdict.KEEP,
+        ),
         # firing and elevated (between half the threshold and it): keep, calm run reset
-        (RuleState(calm=4, firing_since=1.0), Signal.ELEVATED, RuleState(firing_since=1.0),
-         Verdict.KEEP),
+        (
+            RuleState(calm=4, firing_since=1.0),
+            Signal.ELEVATED,
+            RuleState(firing_since=1.0),
+            Verdict.KEEP,
+        ),
         # firing, calm but not yet recover_after (5) times: keep, count it
-        (RuleState(calm=3, firing_since=1.0), Signal.CALM,
-         RuleState(calm=4, firing_since=1.0), Verdict.KEEP),
+        (
+            RuleState(calm=3, firing_since=1.0),
+            Signal.CALM,
+            RuleState(calm=4, firing_since=1.0),
+            Verdict.KEEP,
+        ),
         # the fifth calm evaluation in a row resolves
         (RuleState(calm=4, firing_since=1.0), Signal.CALM, RuleState(), Verdict.RESOLVE),
         # firing without traffic: no news, nothing counted either way
-        (RuleState(calm=2, firing_since=1.0), Signal.UNKNOWN,
-         RuleState(calm=2, firing_since=1.0), Verdict.KEEP),
+        (
+            RuleState(calm=2, firing_since=1.0),
+            Signal.UNKNOWN,
+            RuleState(calm=2, firing_since=1.0),
+            Verdict.KEEP,
+        ),
         # quiet and calm stays quiet
         (RuleState(), Signal.CALM, RuleState(), Verdict.QUIET),
     ],

@@ -86,6 +86,8 @@ class GroupErrorRow:
     pending: int
     notified: bool
     sample_prompt: str | None
+    # The message replaces the stored one (a rule's alert shows its latest counts).
+    current: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,6 +157,8 @@ class ErrorSample:
     count: int
     # The first prompt seen with this error, when prompts are kept at all.
     prompt: str | None
+    # A rule's alert says what holds now: its latest message replaces the earlier ones.
+    current: bool = False
 
 
 @dataclass(slots=True)
@@ -203,6 +205,10 @@ class GroupBatch:
             sample.count += 1
             if sample.prompt is None:
                 sample.prompt = failure.prompt
+            if failure.kind is FailureKind.CONDITION:
+                sample.message = failure.message
+        if failure.kind is FailureKind.CONDITION:
+            self.errors[failure.fingerprint].current = True
         if failure.user_id:
             self.users.add(failure.user_id)
         if failure.kind in (FailureKind.STUCK, FailureKind.CONDITION):

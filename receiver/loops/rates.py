@@ -207,9 +207,11 @@ class RuleRunner:
                 now=now,
             )
             message = row.message if row is not None else None
+            # Updates while it is still bad; a recovering alert keeps its last bad counts
+            # until it resolves (a "2%" update would read as a new alarm).
             if verdict is Verdict.FIRE or (
                 verdict is Verdict.KEEP
-                and evaluation.signal is not Signal.UNKNOWN
+                and evaluation.signal in (Signal.BREACH, Signal.ELEVATED)
                 and evaluation.message != message
             ):
                 message = evaluation.message

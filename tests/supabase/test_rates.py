@@ -17,6 +17,7 @@ from receiver.loops.rates import RateOptions, RuleRunner, SourceRates
 from receiver.loops.sweep_state import StoreSweepState
 from receiver.loops.sweeper import Sweeper, SweepOptions
 from receiver.model import Reason
+from receiver.supabase.apply import apply_setup
 from receiver.supabase.pool import SourceDB
 from tests.loops.harness import Engine, engine
 from tests.store.conftest import state_url
@@ -225,3 +226,32 @@ async def test_without_updated_at_the_windows_end_stuck_after_ago(
         await rig.sweep()
         [alert] = rig.sent("failure_rate")
         assert alert.top_errors[0].message.startswith("flux-pro: 50% of 100 finished")
+
+
+def test_db_setup_failure_rate_builds_the_one_index_that_fits(source_db: SourceDatabase) -> None:
+    lines: list[str] = []
+    with psycopg.connect(source_db.dsn, autocommit=True) as conn:
+        apply_setup(conn, reader_role=source_db.reader_role, report=lines.append)
+        apply_setup(
+            conn, reader_role=source_db.reader_role, report=lines.append, failure_rate=True
+        )
+        names = [
+            row[0]
+            for row in conn.execute(
+                "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'failwatch_%finished%'"
+            ).fetchall()
+        ]
+        assert names == ["failwatch_generations_finished_updated_at"]
+        conn.execute("DROP INDEX failwatch_generations_finished_updated_at")
+        conn.execute("ALTER TABLE generations DROP COLUMN updated_at CASCADE")
+        apply_setup(
+            conn, reader_role=source_db.reader_role, report=lines.append, failure_rate=True
+        )
+        names = [
+            row[0]
+            for row in conn.execute(
+                "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'failwatch_%finished%'"
+            ).fetchall()
+        ]
+    assert names == ["failwatch_generations_finished_created_at"]
+    assert lines[-1] == "ok   index failwatch_generations_finished_created_at"

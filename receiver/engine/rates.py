@@ -204,3 +204,38 @@ def store_spike_message(
         f"{scope}: {current} failures in the last {window_text(rule.window)} "
         f"(same window yesterday: {same_window_yesterday}; last 24 h: {trailing_day})"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PathHealth:
+    """What one sweep saw of the webhook path: pg_net's answered deliveries to failwatch's
+    hooks since the last sweep, its queue, and failures only the sweep found."""
+
+    ok: int = 0
+    failed: int = 0  # answered with a status other than 2xx
+    errors: int = 0  # no answer: connection refused, DNS, TLS… (not a timeout)
+    timeouts: int = 0
+    queue: int = 0
+    previous_queue: int | None = None
+    missed: int = 0  # failed rows the missed-failure sweep found without a webhook
+
+
+def path_signal(health: PathHealth) -> tuple[Signal, str]:
+    """Is the way from Supabase to failwatch broken? A timeout alone says nothing: pg_net
+    may record one for a call that was delivered. Persistence is `advance`'s job."""
+    if health.failed or health.errors:
+        return Signal.BREACH, (
+            f"webhook path: {health.failed + health.errors} pg_net deliveries to failwatch "
+            f"failed since the last sweep ({health.ok} delivered)"
+        )
+    if health.previous_queue is not None and health.queue > health.previous_queue > 0:
+        return Signal.BREACH, (
+            f"webhook path: pg_net's queue keeps growing ({health.previous_queue} → "
+            f"{health.queue} requests): its worker is behind or not running"
+        )
+    if health.missed and not health.ok:
+        return Signal.BREACH, (
+            f"webhook path: {health.missed} failures turned up only through the sweep, "
+            "none by webhook: the webhook is missing or broken"
+        )
+    return Signal.CALM, "webhook path: deliveries are arriving"

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from receiver.config.settings import Settings
 from receiver.engine.rates import (
     Counts,
     FlatlineRule,
+    PathHealth,
     RateRule,
     RuleState,
     Signal,
@@ -28,6 +29,7 @@ from receiver.engine.rates import (
     advance,
     flatline_message,
     flatline_signal,
+    path_signal,
     rate_message,
     rate_signal,
     rule_for,
@@ -37,9 +39,10 @@ from receiver.metrics import Metrics
 from receiver.model import Failure, FailureKind, Source
 from receiver.rows import RuleStateRow
 from receiver.store import rules as stored
-from receiver.store import sweep as members
+from receiver.store import sweep as sweep_rows
 from receiver.store.base import Store
 from receiver.store.tx import Tx
+from receiver.supabase.pgnet_queries import pgnet_present, read_deliveries
 from receiver.supabase.rate_queries import ModelCounts, lag_for, read_counts
 from receiver.supabase.sweep_queries import SourceReader, SourceTable
 from receiver.timefmt import iso
@@ -48,6 +51,12 @@ log = logging.getLogger("failwatch.rates")
 
 FAILURE_RATE = "failure_rate"
 FLATLINE = "flatline"
+WEBHOOK_PATH = "webhook_path"
+HOOKS_CURSOR = "pgnet.hooks.answered"
+QUEUE_CURSOR = "pgnet.queue"
+# Failed deliveries in 2 sweeps in a row; one bad minute is not an outage of the path.
+PATH_PENDING = 2
+PATH_RECOVER_AFTER = 3
 WHOLE_TABLE = "*"
 """The flatline scope of all models together."""
 
@@ -231,7 +240,7 @@ class RuleRunner:
         def save(tx: Tx) -> None:
             stored.save_rule_states(tx, saved)
             for member in resolved:
-                members.clear_member(tx, member, now=now)
+                sweep_rows.clear_member(tx, member, now=now)
 
         await self._store.write(save)
         if (recorded or resolved) and self._on_new_failure is not None:
@@ -297,3 +306,58 @@ class SourceRates:
                 FLATLINE, flatline_evaluations(counts, options), now=now
             )
         return outcomes
+
+
+class WebhookPath:
+    """The health of the way from Supabase to failwatch, from pg_net's own records: counts
+    each delivery once (`failwatch_pgnet_deliveries_total{result}`), and runs the
+    `webhook_path` rule on it and on what the missed-failure sweep found."""
+
+    def __init__(self, runner: RuleRunner, store: Store, metrics: Metrics) -> None:
+        self._runner = runner
+        self._store = store
+        self._metrics = metrics
+        self._present: bool | None = None
+
+    async def read(self, reader: SourceReader) -> PathHealth | None:
+        """pg_net's deliveries since the last sweep; None without pg_net or hooks."""
+        if self._present is None:
+            self._present = await pgnet_present(reader)
+        if not self._present:
+            return None
+        after = await self._store.read(lambda tx: sweep_rows.get_cursor(tx, HOOKS_CURSOR))
+        previous_queue = await self._store.read(lambda tx: sweep_rows.get_cursor(tx, QUEUE_CURSOR))
+        seen = await read_deliveries(reader, after=int(after or 0))
+        for result, count in (
+            ("ok", seen.ok),
+            ("failed", seen.failed),
+            ("timeout", seen.timeouts),
+            ("error", seen.errors),
+        ):
+            if count:
+                self._metrics.pgnet_deliveries.labels(result).inc(count)
+
+        def save(tx: Tx) -> None:
+            if seen.answered_up_to is not None:
+                sweep_rows.set_cursor(tx, HOOKS_CURSOR, float(seen.answered_up_to))
+            sweep_rows.set_cursor(tx, QUEUE_CURSOR, float(seen.queue))
+
+        await self._store.write(save)
+        if seen.failed or seen.errors:
+            log.warning(
+                "pg_net deliveries failed",
+                extra={"failed": seen.failed, "errors": seen.errors, "ok": seen.ok},
+            )
+        return PathHealth(
+            ok=seen.ok,
+            failed=seen.failed,
+            errors=seen.errors,
+            timeouts=seen.timeouts,
+            queue=seen.queue,
+            previous_queue=None if previous_queue is None else int(previous_queue),
+        )
+
+    async def judge(self, health: PathHealth, *, missed: int, now: float) -> list[Outcome]:
+        signal, message = path_signal(replace(health, missed=missed))
+        evaluation = Evaluation(WHOLE_TABLE, signal, message, PATH_PENDING, PATH_RECOVER_AFTER)
+        return await self._runner.run(WEBHOOK_PATH, [evaluation], now=now)

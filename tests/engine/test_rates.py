@@ -7,6 +7,7 @@ import pytest
 from receiver.engine.rates import (
     Counts,
     FlatlineRule,
+    PathHealth,
     RateRule,
     RuleState,
     Signal,
@@ -14,6 +15,7 @@ from receiver.engine.rates import (
     advance,
     flatline_message,
     flatline_signal,
+    path_signal,
     rate_message,
     rate_signal,
     rule_for,
@@ -177,3 +179,27 @@ def test_messages_a_person_can_act_on() -> None:
         "all models: generations stopped finishing — none in the last 15 min "
         "(same window yesterday: 75)"
     )
+
+
+@pytest.mark.parametrize(
+    ("health", "expected"),
+    [
+        # failed deliveries: a breach (advance needs it to persist before firing)
+        (PathHealth(ok=10, failed=2), Signal.BREACH),
+        # no answer at all (connection refused): a breach
+        (PathHealth(errors=1), Signal.BREACH),
+        # a timeout alone never alerts: pg_net may time out a delivered call
+        (PathHealth(ok=10, timeouts=3), Signal.CALM),
+        # a queue growing from one sweep to the next: the worker is behind or gone
+        (PathHealth(queue=40, previous_queue=12), Signal.BREACH),
+        # a queue that stays put, or was empty, is not growing
+        (PathHealth(queue=12, previous_queue=12), Signal.CALM),
+        (PathHealth(queue=3, previous_queue=0), Signal.CALM),
+        # failures only the sweep found, and no webhook got through: the webhook is broken
+        (PathHealth(missed=4), Signal.BREACH),
+        # the sweep found some but webhooks arrive too: a lost call now and then
+        (PathHealth(ok=5, missed=1), Signal.CALM),
+    ],
+)
+def test_path_signal(health: PathHealth, expected: Signal) -> None:
+    assert path_signal(health)[0] is expected

@@ -13,15 +13,18 @@ from typing import Any
 import psycopg
 import pytest
 
-from receiver.loops.rates import RateOptions, RuleRunner, SourceRates
+from receiver.loops.rates import RateOptions, RuleRunner, SourceRates, WebhookPath
 from receiver.loops.sweep_state import StoreSweepState
 from receiver.loops.sweeper import Sweeper, SweepOptions
 from receiver.model import Reason
 from receiver.supabase.apply import apply_setup
 from receiver.supabase.pool import SourceDB
+from receiver.supabase.setup_sql import webhook_sql
 from tests.loops.harness import Engine, engine
 from tests.store.conftest import state_url
 from tests.supabase.conftest import SourceDatabase
+from tests.supabase.support import install_pg_net_standin, run_pg_net_worker
+from tests.supabase.sweep_support import fail_generation, insert_generation
 
 pytestmark = [pytest.mark.postgres, pytest.mark.anyio]
 __all__ = ["state_url"]
@@ -79,23 +82,26 @@ class RateRig:
 
 @asynccontextmanager
 async def rate_rig(
-    db: SourceDatabase, tmp_path: Path, state_url: str | None = None, **settings: Any
+    db: SourceDatabase,
+    tmp_path: Path,
+    state_url: str | None = None,
+    *,
+    first_lookback: float = 0.0,
+    **settings: Any,
 ) -> AsyncIterator[RateRig]:
     async with engine(tmp_path, state_url=state_url, group_wait=0, **settings) as e:
         source = SourceDB(db.dsn)
-        rates = SourceRates(
-            RuleRunner(e.store, e.metrics),
-            RateOptions.from_settings(e.settings),
-            stuck_after=600.0,
-        )
+        runner = RuleRunner(e.store, e.metrics)
+        rates = SourceRates(runner, RateOptions.from_settings(e.settings), stuck_after=600.0)
         sweeper = Sweeper(
             source=source,
             state=StoreSweepState(e.store),
             metrics=e.metrics,
-            options=dataclasses.replace(SweepOptions(), first_lookback=0.0),
+            options=dataclasses.replace(SweepOptions(), first_lookback=first_lookback),
             clock=e.clock,
             holder="test",
             rates=rates,
+            webhook_path=WebhookPath(runner, e.store, e.metrics),
         )
         try:
             yield RateRig(e, sweeper)
@@ -232,9 +238,7 @@ def test_db_setup_failure_rate_builds_the_one_index_that_fits(source_db: SourceD
     lines: list[str] = []
     with psycopg.connect(source_db.dsn, autocommit=True) as conn:
         apply_setup(conn, reader_role=source_db.reader_role, report=lines.append)
-        apply_setup(
-            conn, reader_role=source_db.reader_role, report=lines.append, failure_rate=True
-        )
+        apply_setup(conn, reader_role=source_db.reader_role, report=lines.append, failure_rate=True)
         names = [
             row[0]
             for row in conn.execute(
@@ -244,9 +248,7 @@ def test_db_setup_failure_rate_builds_the_one_index_that_fits(source_db: SourceD
         assert names == ["failwatch_generations_finished_updated_at"]
         conn.execute("DROP INDEX failwatch_generations_finished_updated_at")
         conn.execute("ALTER TABLE generations DROP COLUMN updated_at CASCADE")
-        apply_setup(
-            conn, reader_role=source_db.reader_role, report=lines.append, failure_rate=True
-        )
+        apply_setup(conn, reader_role=source_db.reader_role, report=lines.append, failure_rate=True)
         names = [
             row[0]
             for row in conn.execute(
@@ -255,3 +257,50 @@ def test_db_setup_failure_rate_builds_the_one_index_that_fits(source_db: SourceD
         ]
     assert names == ["failwatch_generations_finished_created_at"]
     assert lines[-1] == "ok   index failwatch_generations_finished_created_at"
+
+
+async def test_failed_pg_net_deliveries_are_swept_and_alert_once(
+    set_up_db: SourceDatabase, tmp_path: Path, free_tcp_port: int
+) -> None:
+    install_pg_net_standin(set_up_db.dsn)
+    with psycopg.connect(set_up_db.dsn, autocommit=True) as conn:
+        # Nothing listens there: every delivery fails to connect.
+        conn.execute(webhook_sql(url=f"http://127.0.0.1:{free_tcp_port}/hook", secret="s" * 32))
+    batch = 0
+
+    def failures_nobody_hears(count: int) -> None:
+        nonlocal batch
+        with psycopg.connect(set_up_db.dsn, autocommit=True) as conn:
+            for _ in range(count):
+                batch += 1
+                insert_generation(conn, f"g{batch}", "processing", created_ago=30)
+                fail_generation(conn, f"g{batch}", "CUDA out of memory")
+        assert run_pg_net_worker(set_up_db.dsn) == count
+
+    async with rate_rig(set_up_db, tmp_path, first_lookback=3600.0) as rig:
+        await rig.sweep()  # nothing yet
+        failures_nobody_hears(3)
+        await rig.sweep()
+        # The sweep found the three failures the webhook never delivered, at once.
+        assert await rig.e.store.count_failures() == 3
+        assert rig.sent("webhook_path") == []  # once is not yet "persist"
+        assert (
+            rig.e.metrics.registry.get_sample_value(
+                "failwatch_pgnet_deliveries_total", {"result": "error"}
+            )
+            == 3
+        )
+        failures_nobody_hears(2)
+        await rig.sweep()
+        failures_nobody_hears(2)
+        await rig.sweep()
+        path = rig.sent("webhook_path")
+        assert [n.reason for n in path] == [Reason.FIRST]
+        assert "pg_net deliveries to failwatch failed" in path[0].top_errors[0].message
+        # Still failing: the one alert is updated at most, never a second one.
+        for _ in range(3):
+            failures_nobody_hears(1)
+            rig.e.clock.advance(300)
+            await rig.sweep()
+        assert [n.reason for n in rig.sent("webhook_path")].count(Reason.FIRST) == 1
+        assert {n.episode for n in rig.sent("webhook_path")} == {path[0].episode}

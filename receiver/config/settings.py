@@ -124,8 +124,8 @@ class RateRuleSettings(BaseModel):
 
 
 class FailureRateSettings(RateRuleSettings):
-    """The failure-rate, spike and store-spike rules (YAML `failure_rate:`); `models` holds
-    per-model overrides, each key of it replacing the default for that model."""
+    """The failure-rate and spike rules (YAML `failure_rate:`); `models` holds per-model
+    overrides, each key of it replacing the default for that model (all but `window`)."""
 
     enabled: bool = True
     models: dict[str, dict[str, Any]] = Field(default_factory=dict)

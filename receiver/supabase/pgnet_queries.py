@@ -21,10 +21,14 @@ from receiver.supabase.sweep_queries import SourceReader
 # The trigger names `failwatch sql webhook` creates (deploy/sql/webhook.sql).
 HOOK_NAMES = ("failwatch_failed_insert", "failwatch_failed_update")
 
+# Present *and readable*: without the grants the check is skipped, never an error that
+# would end the sweep (pg_class is readable by every role).
 PRESENT = sql.SQL(
-    "SELECT to_regclass('supabase_functions.hooks') IS NOT NULL "
-    "AND to_regclass('net._http_response') IS NOT NULL "
-    "AND to_regclass('net.http_request_queue') IS NOT NULL AS present"
+    "SELECT count(*) = 3 AS present FROM pg_class AS c "
+    "JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+    "WHERE (n.nspname, c.relname) IN (('supabase_functions', 'hooks'), "
+    "('net', '_http_response'), ('net', 'http_request_queue')) "
+    "AND has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT')"
 )
 
 DELIVERIES = sql.SQL(

@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from receiver.loops.rates import RateOptions, RuleRunner, SourceRates, WebhookPath
 from receiver.loops.sweep_state import StoreSweepState
@@ -304,3 +305,24 @@ async def test_failed_pg_net_deliveries_are_swept_and_alert_once(
             await rig.sweep()
         assert [n.reason for n in rig.sent("webhook_path")].count(Reason.FIRST) == 1
         assert {n.episode for n in rig.sent("webhook_path")} == {path[0].episode}
+
+
+async def test_without_grants_on_pg_net_the_check_is_skipped_not_the_sweep(
+    set_up_db: SourceDatabase, tmp_path: Path
+) -> None:
+    install_pg_net_standin(set_up_db.dsn)
+    with psycopg.connect(set_up_db.dsn, autocommit=True) as conn:
+        conn.execute(f"ALTER ROLE {set_up_db.reader_role} LOGIN")
+        insert_generation(conn, "g1", "failed", created_ago=60)
+    reader = dataclasses.replace(
+        set_up_db, dsn=make_conninfo(set_up_db.dsn, user=set_up_db.reader_role)
+    )
+    async with rate_rig(reader, tmp_path, first_lookback=3600.0) as rig:
+        await rig.sweep()  # asserts the sweep's result is ok
+        assert await rig.e.store.count_failures() == 1
+        assert (
+            rig.e.metrics.registry.get_sample_value(
+                "failwatch_pgnet_deliveries_total", {"result": "ok"}
+            )
+            == 0
+        )

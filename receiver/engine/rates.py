@@ -11,9 +11,8 @@ a pure function of counts the loops read:
   that ran 6 generations and failed 3 is not an outage.
 - **flatline** (`flatline`): no generation finished in the last `window` where the same
   window a day earlier had at least `min_baseline`.
-- **store spike** (`failure_spike`): failures failwatch itself recorded in the window
-  against the same window a day earlier and the trailing day's average window — for a
-  deployment that has only the webhook.
+- **webhook path** (`webhook_path`): pg_net's deliveries to failwatch failed, its queue
+  grows, or failures turn up only through the sweep.
 
 Each evaluation gives a `Signal`; `advance` turns the run of signals into firing and
 resolving with hysteresis, as Prometheus's `for:` and Grafana's recovery do: `pending`
@@ -126,24 +125,6 @@ def flatline_signal(rule: FlatlineRule, finished: int, baseline_finished: int) -
     return Signal.BREACH if finished == 0 else Signal.CALM
 
 
-def store_spike_signal(
-    rule: RateRule, current: int, same_window_yesterday: int, trailing_day: int
-) -> Signal:
-    """Failures failwatch recorded in the window against what is usual for it: the larger
-    of the same window a day earlier and the trailing day's average window (so neither a
-    quiet yesterday nor a bad night alone sets the bar)."""
-    if current < rule.min_failed:
-        return Signal.UNKNOWN
-    windows_per_day = max(1.0, 86400.0 / rule.window)
-    usual = max(float(same_window_yesterday), trailing_day / windows_per_day)
-    # Counts have no denominator here, so "clearly above" is `min_failed` more failures.
-    if current >= rule.spike_factor * usual and current >= usual + rule.min_failed:
-        return Signal.BREACH
-    if current <= usual * rule.spike_factor / 2:
-        return Signal.CALM
-    return Signal.ELEVATED
-
-
 def advance(
     state: RuleState, signal: Signal, *, pending: int, recover_after: int, now: float
 ) -> tuple[RuleState, Verdict]:
@@ -194,15 +175,6 @@ def flatline_message(scope: str, rule: FlatlineRule, baseline_finished: int) -> 
     return (
         f"{scope}: generations stopped finishing — none in the last {window_text(rule.window)} "
         f"(same window yesterday: {baseline_finished})"
-    )
-
-
-def store_spike_message(
-    scope: str, rule: RateRule, current: int, same_window_yesterday: int, trailing_day: int
-) -> str:
-    return (
-        f"{scope}: {current} failures in the last {window_text(rule.window)} "
-        f"(same window yesterday: {same_window_yesterday}; last 24 h: {trailing_day})"
     )
 
 

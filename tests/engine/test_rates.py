@@ -1,4 +1,5 @@
-"""engine.rates: failure-rate, spike and flatline signals, and firing with hysteresis."""
+"""engine.rates: failure-rate, spike, flatline and webhook-path signals, and firing with
+hysteresis."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from receiver.engine.rates import (
     rate_message,
     rate_signal,
     rule_for,
-    store_spike_signal,
 )
 
 RULE = RateRule()  # window 10m, min_finished 20, min_failed 5, threshold 0.25, 3x and +0.10
@@ -140,25 +140,6 @@ def test_no_flapping_around_the_threshold() -> None:
 )
 def test_flatline_signal(finished: int, baseline: int, expected: Signal) -> None:
     assert flatline_signal(FlatlineRule(), finished, baseline) is expected
-
-
-@pytest.mark.parametrize(
-    ("current", "yesterday", "day", "expected"),
-    [
-        # 40 failures against 2 yesterday and ~1 a window over the day: spike
-        (40, 2, 144, Signal.BREACH),
-        # 4 failures is below min_failed: no decision
-        (4, 0, 0, Signal.UNKNOWN),
-        # 40 against 20 yesterday: 2x, not 3x; above half of 3x (30) → elevated
-        (40, 20, 0, Signal.ELEVATED),
-        # a bad night raises the bar: 40 against a day of 144 windows x 20 is usual
-        (40, 0, 2880, Signal.ELEVATED),
-        # 5 against 5 yesterday is calm
-        (5, 5, 720, Signal.CALM),
-    ],
-)
-def test_store_spike_signal(current: int, yesterday: int, day: int, expected: Signal) -> None:
-    assert store_spike_signal(RULE, current, yesterday, day) is expected
 
 
 def test_overrides_are_per_model() -> None:

@@ -235,27 +235,24 @@ async def test_without_updated_at_the_windows_end_stuck_after_ago(
         assert alert.top_errors[0].message.startswith("flux-pro: 50% of 100 finished")
 
 
+def finished_indexes(conn: psycopg.Connection[Any]) -> list[str]:
+    rows = conn.execute(
+        "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'failwatch_%finished%'"
+    ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
 def test_db_setup_failure_rate_builds_the_one_index_that_fits(source_db: SourceDatabase) -> None:
     lines: list[str] = []
     with psycopg.connect(source_db.dsn, autocommit=True) as conn:
         apply_setup(conn, reader_role=source_db.reader_role, report=lines.append)
         apply_setup(conn, reader_role=source_db.reader_role, report=lines.append, failure_rate=True)
-        names = [
-            row[0]
-            for row in conn.execute(
-                "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'failwatch_%finished%'"
-            ).fetchall()
-        ]
+        names = finished_indexes(conn)
         assert names == ["failwatch_generations_finished_updated_at"]
         conn.execute("DROP INDEX failwatch_generations_finished_updated_at")
         conn.execute("ALTER TABLE generations DROP COLUMN updated_at CASCADE")
         apply_setup(conn, reader_role=source_db.reader_role, report=lines.append, failure_rate=True)
-        names = [
-            row[0]
-            for row in conn.execute(
-                "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'failwatch_%finished%'"
-            ).fetchall()
-        ]
+        names = finished_indexes(conn)
     assert names == ["failwatch_generations_finished_created_at"]
     assert lines[-1] == "ok   index failwatch_generations_finished_created_at"
 

@@ -194,6 +194,9 @@ class ActionRow:
     action_ts: str
     source: str
     created_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class RuleStateRow:
     """A rate rule's run of evaluations for one scope (a model id, or `*`), as stored."""
 

@@ -119,6 +119,14 @@ class Metrics:
         )
         for loop in ("dispatcher", "delivery"):
             self.loop_errors.labels(loop)
+        self.pgnet_deliveries = Counter(
+            "failwatch_pgnet_deliveries",
+            "pg_net's deliveries to failwatch's webhooks, as pg_net recorded their outcome.",
+            ["result"],
+            registry=self.registry,
+        )
+        for result in ("ok", "failed", "timeout", "error"):
+            self.pgnet_deliveries.labels(result)
         self.request_duration = Histogram(
             "failwatch_request_duration_seconds",
             "HTTP request duration by route.",

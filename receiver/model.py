@@ -19,6 +19,9 @@ class Operation(StrEnum):
 class FailureKind(StrEnum):
     FAILED = "failed"
     STUCK = "stuck"
+    # A rate rule's alert (failure rate, spike, flatline, webhook path): it resolves when
+    # the rule stops firing, not after quiet.
+    CONDITION = "condition"
 
 
 class Source(StrEnum):

@@ -90,6 +90,8 @@ class GroupErrorRow:
     pending: int
     notified: bool
     sample_prompt: str | None
+    # The message replaces the stored one (a rule's alert shows its latest counts).
+    current: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,3 +221,16 @@ class ActionRow:
     action_ts: str
     source: str
     created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RuleStateRow:
+    """A rate rule's run of evaluations for one scope (a model id, or `*`), as stored."""
+
+    rule: str
+    scope: str
+    pending: int = 0
+    calm: int = 0
+    firing_since: float | None = None
+    message: str | None = None
+    evaluated_at: float = 0.0

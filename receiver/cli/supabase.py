@@ -59,6 +59,11 @@ def register(subparsers: SubParsers[argparse.ArgumentParser]) -> None:
     apply.add_argument(
         "--with-webhook", action="store_true", help="also install the webhook triggers"
     )
+    apply.add_argument(
+        "--failure-rate",
+        action="store_true",
+        help="also the index of finished rows the failure-rate rules need (costs writes)",
+    )
     _webhook_options(apply, url_required=False)
     _config_option(apply)
     apply.set_defaults(handler=_db_setup)
@@ -133,7 +138,9 @@ def _db_setup(args: argparse.Namespace) -> int:
             settings.database_url.get_secret_value(), autocommit=True, connect_timeout=10
         ) as conn:
             conn.add_notice_handler(lambda notice: print(notice.message_primary, file=sys.stderr))
-            apply_setup(conn, reader_role=args.reader_role, report=print)
+            apply_setup(
+                conn, reader_role=args.reader_role, report=print, failure_rate=args.failure_rate
+            )
             if webhook is not None:
                 apply_webhook(conn, webhook)
                 variant = "slim" if args.slim else "full"

@@ -30,6 +30,7 @@ from receiver.config.addresses import valid_address
 from receiver.config.classifier import ClassifierSettings
 from receiver.config.receivers import EmailConfig, ReceiverConfig, SlackConfig
 from receiver.durations import Duration
+from receiver.engine.rates import FlatlineRule, RateRule
 from receiver.engine.retention import DAY, RetentionPolicy
 from receiver.engine.routing import DEFAULT_MAX_GROUPS, Route, RouteConfig, Timing, build_routes
 from receiver.engine.storm import BudgetLimit
@@ -103,6 +104,73 @@ class HttpSettings(BaseModel):
     body_timeout: Duration = 30.0
     # Connections open at once (lowered to what the descriptor limit leaves room for).
     max_connections: int = Field(1000, ge=1, le=1_000_000)
+
+
+class RateRuleSettings(BaseModel):
+    """One model's failure-rate rule; every key is optional in an override."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window: Duration = 600.0
+    min_finished: int = Field(20, ge=1)
+    min_failed: int = Field(5, ge=1)
+    threshold: float = Field(0.25, gt=0, le=1)
+    spike_factor: float = Field(3.0, gt=1)
+    spike_points: float = Field(0.10, ge=0, le=1)
+    pending: int = Field(2, ge=1, le=100)
+    recover_after: int = Field(5, ge=1, le=100)
+
+    def rule(self) -> RateRule:
+        return RateRule(**self.model_dump())
+
+
+class FailureRateSettings(RateRuleSettings):
+    """The failure-rate and spike rules (YAML `failure_rate:`); `models` holds per-model
+    overrides, each key of it replacing the default for that model (all but `window`)."""
+
+    enabled: bool = True
+    models: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("models")
+    @classmethod
+    def _overrides_are_rules(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for model, overrides in value.items():
+            if "window" in overrides:  # one aggregate query per sweep: one window for all
+                raise ValueError(f"models.{model}.window: the window is the same for all models")
+            RateRuleSettings.model_validate(overrides)
+        return value
+
+    def default_rule(self) -> RateRule:
+        return RateRuleSettings.model_validate(
+            self.model_dump(exclude={"enabled", "models"})
+        ).rule()
+
+    def overrides(self) -> dict[str, RateRule]:
+        base = self.model_dump(exclude={"enabled", "models"})
+        return {
+            model: RateRuleSettings.model_validate({**base, **keys}).rule()
+            for model, keys in self.models.items()
+        }
+
+
+class FlatlineSettings(BaseModel):
+    """When generations stop finishing (YAML `flatline:`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    window: Duration = 900.0
+    min_baseline: int = Field(50, ge=1)
+    pending: int = Field(2, ge=1, le=100)
+    recover_after: int = Field(2, ge=1, le=100)
+
+    def rule(self) -> FlatlineRule:
+        return FlatlineRule(
+            window=self.window,
+            min_baseline=self.min_baseline,
+            pending=self.pending,
+            recover_after=self.recover_after,
+        )
 
 
 class Settings(BaseSettings):
@@ -211,6 +279,8 @@ class Settings(BaseSettings):
     route: RouteConfig | None = Field(None, description="routing tree (YAML)")
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    failure_rate: FailureRateSettings = Field(default_factory=FailureRateSettings)
+    flatline: FlatlineSettings = Field(default_factory=FlatlineSettings)
 
     http: HttpSettings = Field(default_factory=HttpSettings)
 

@@ -157,6 +157,8 @@ class ErrorSample:
     count: int
     # The first prompt seen with this error, when prompts are kept at all.
     prompt: str | None
+    # A rule's alert says what holds now: its latest message replaces the earlier ones.
+    current: bool = False
 
 
 @dataclass(slots=True)
@@ -182,7 +184,8 @@ class GroupBatch:
     errors: dict[str, ErrorSample] = field(default_factory=dict)
     users: set[str] = field(default_factory=set)
     held: list[Held] = field(default_factory=list)
-    stuck: list[str] = field(default_factory=list)  # generations reported stuck
+    # Generations reported stuck and rule alerts: the group resolves once all are cleared.
+    stuck: list[str] = field(default_factory=list)
     # Failures released from a silence count as activity when released, not when received.
     released_at: float | None = None
 
@@ -204,9 +207,13 @@ class GroupBatch:
             sample.count += 1
             if sample.prompt is None:
                 sample.prompt = failure.prompt
+            if failure.kind is FailureKind.CONDITION:
+                sample.message = failure.message
+        if failure.kind is FailureKind.CONDITION:
+            self.errors[failure.fingerprint].current = True
         if failure.user_id:
             self.users.add(failure.user_id)
-        if failure.kind == FailureKind.STUCK:
+        if failure.kind in (FailureKind.STUCK, FailureKind.CONDITION):
             self.stuck.append(failure.generation_id)
 
     def opened_at(self, now: float) -> float:

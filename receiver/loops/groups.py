@@ -171,6 +171,7 @@ def _count(tx: Tx, key: str, batch: GroupBatch, times: dict[str, float]) -> None
                 pending=e.count,
                 notified=False,
                 sample_prompt=e.prompt,
+                current=e.current,
             )
             for fingerprint, e in batch.errors.items()
         ],

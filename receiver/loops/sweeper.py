@@ -9,6 +9,11 @@ one replica (the holder of the `sweep` lease) does, in this order:
 3. **missed**: `failed` rows changed since the last sweep (less an overlap for late
    commits; 24 h on first start) are recorded through the webhook's own path, marked
    `source=sweep`. Same row, same idempotency key: one seen by both is stored once.
+Around the missed pass, pg_net's record of deliveries to failwatch's hooks is read
+before it and judged after it (the `webhook_path` rule), and last
+
+4. **rates**: the failure-rate and flatline rules judge one aggregate of the source's
+   counts (`loops/rates.py`).
 
 A source database that is down or slow ends the sweep early: one log line, one count in
 `failwatch_sweep_runs_total{result}`, and another try next interval. Nothing here raises
@@ -36,6 +41,7 @@ from receiver.errors import InvalidPayload, SourceTableError, SourceUnavailable,
 from receiver.intake.classify import Classifier
 from receiver.intake.classify_rules import DEFAULT_CLASSIFIER
 from receiver.intake.pipeline import failure_from_row
+from receiver.loops.rates import SourceRates, WebhookPath
 from receiver.metrics import Metrics
 from receiver.model import Failure, FailureKind, Source
 from receiver.supabase import sweep_queries as queries
@@ -147,8 +153,12 @@ class Sweeper:
         clock: Callable[[], float] = time.time,
         holder: str | None = None,
         on_new_failure: Callable[[], None] | None = None,
+        rates: SourceRates | None = None,
+        webhook_path: WebhookPath | None = None,
     ) -> None:
         self._source = source
+        self._rates = rates
+        self._webhook_path = webhook_path
         self._state = state
         self._metrics = metrics
         self._options = options
@@ -214,7 +224,14 @@ class Sweeper:
             table = await self._describe(reader)
             still_stuck = await self._resolve(reader, table, tally)
             await self._stuck(reader, table, still_stuck, tally)
+            # pg_net's failed deliveries first: the missed-failure pass below then picks
+            # up, in this same sweep, the failures those deliveries carried.
+            path = None if self._webhook_path is None else await self._webhook_path.read(reader)
             await self._missed(reader, table, tally)
+            if path is not None and self._webhook_path is not None:
+                await self._webhook_path.judge(path, missed=len(tally.missed), now=self._clock())
+            if self._rates is not None and self._rates.enabled:
+                await self._rates.evaluate(reader, table, now=self._clock())
 
     async def _describe(self, reader: SourceReader) -> SourceTable:
         if self._table is None:
@@ -355,6 +372,8 @@ def start_sweeper(
     *,
     on_new_failure: Callable[[], None] | None = None,
     clock: Callable[[], float] = time.time,
+    rates: SourceRates | None = None,
+    webhook_path: WebhookPath | None = None,
 ) -> Sweeper:
     """Start sweeping the source database in the background; `await sweeper.stop()`.
     The pool is the process's one source pool; its owner closes it."""
@@ -365,6 +384,8 @@ def start_sweeper(
         options=SweepOptions.from_settings(settings),
         clock=clock,
         on_new_failure=on_new_failure,
+        rates=rates,
+        webhook_path=webhook_path,
     )
     sweeper.start()
     return sweeper

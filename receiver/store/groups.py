@@ -200,7 +200,8 @@ def add_failures(
 
 
 def add_errors(tx: Tx, key: str, episode: int, errors: Iterable[GroupErrorRow]) -> None:
-    """Add to each error's counts; the first sample (and prompt) seen stays the sample."""
+    """Add to each error's counts; the first sample (and prompt) seen stays the sample,
+    but for a `current` error the latest message replaces the stored one."""
     tx.executemany(
         "INSERT INTO group_errors (group_key, episode, fingerprint, message, error_type, "
         "model_id, sample_generation_id, count, pending, sample_prompt) "
@@ -208,6 +209,7 @@ def add_errors(tx: Tx, key: str, episode: int, errors: Iterable[GroupErrorRow]) 
         "ON CONFLICT (group_key, episode, fingerprint) DO UPDATE SET "
         "count = group_errors.count + excluded.count, "
         "pending = group_errors.pending + excluded.pending, "
+        "message = CASE WHEN ? = 1 THEN excluded.message ELSE group_errors.message END, "
         "sample_prompt = COALESCE(group_errors.sample_prompt, excluded.sample_prompt)",
         [
             (
@@ -221,6 +223,7 @@ def add_errors(tx: Tx, key: str, episode: int, errors: Iterable[GroupErrorRow]) 
                 e.count,
                 e.pending,
                 e.sample_prompt,
+                int(e.current),
             )
             for e in errors
         ],

@@ -61,13 +61,19 @@ def clear_stuck(tx: Tx, generation_ids: Sequence[str], *, now: float) -> None:
     so the dispatcher resolves those whose every generation is clear."""
     for generation_id in generation_ids:
         tx.execute("DELETE FROM stuck_open WHERE generation_id = ?", (generation_id,))
-        cleared = tx.execute(
-            "UPDATE group_members SET cleared = 1 WHERE generation_id = ? AND cleared = 0",
-            (generation_id,),
+        clear_member(tx, generation_id, now=now)
+
+
+def clear_member(tx: Tx, member: str, *, now: float) -> None:
+    """A member of groups (a stuck generation, a rule's alert) is over: mark it, and make
+    its open groups due now so the dispatcher resolves those whose every member is clear."""
+    cleared = tx.execute(
+        "UPDATE group_members SET cleared = 1 WHERE generation_id = ? AND cleared = 0",
+        (member,),
+    )
+    if cleared:
+        tx.execute(
+            "UPDATE groups SET due_at = ? WHERE status = 'open' AND group_key IN "
+            "(SELECT group_key FROM group_members WHERE generation_id = ?)",
+            (now, member),
         )
-        if cleared:
-            tx.execute(
-                "UPDATE groups SET due_at = ? WHERE status = 'open' AND group_key IN "
-                "(SELECT group_key FROM group_members WHERE generation_id = ?)",
-                (now, generation_id),
-            )

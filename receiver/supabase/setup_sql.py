@@ -91,10 +91,12 @@ class IndexStatement:
     sql: str
 
 
-def index_statements() -> list[IndexStatement]:
-    """Each `CREATE INDEX CONCURRENTLY`, to be run on its own outside a transaction."""
-    # The file holds no string literals, so comments go first and `;` then ends statements.
-    lines = read_sql("indexes.sql").splitlines()
+def index_statements(name: str = "indexes.sql") -> list[IndexStatement]:
+    """Each `CREATE INDEX CONCURRENTLY` of a file, to be run on its own outside a
+    transaction."""
+    # The file holds no string literals but the statuses of partial indexes (no `;` or
+    # `--` in them), so comments go first and `;` then ends statements.
+    lines = read_sql(name).splitlines()
     code_only = "\n".join(line for line in lines if not line.lstrip().startswith("--"))
     statements = []
     for chunk in code_only.split(";"):
@@ -103,7 +105,7 @@ def index_statements() -> list[IndexStatement]:
             continue
         found = _INDEX_NAME.search(code)
         if found is None:
-            raise ValueError(f"indexes.sql: not a named CREATE INDEX: {code[:60]!r}")
+            raise ValueError(f"{name}: not a named CREATE INDEX: {code[:60]!r}")
         statements.append(IndexStatement(found.group(1), code))
     return statements
 

@@ -22,6 +22,7 @@ from receiver.errors import AccessDenied, BadParameter, SourceUnavailable, Store
 from receiver.loops.delivery import DeliveryWorker
 from receiver.loops.dispatcher import Dispatcher
 from receiver.loops.pruner import Pruner
+from receiver.loops.rates import RateOptions, RuleRunner, SourceRates, WebhookPath
 from receiver.loops.sweep_state import StoreSweepState
 from receiver.loops.sweeper import Sweeper, start_sweeper
 from receiver.metrics import Metrics
@@ -214,6 +215,7 @@ def _start_sweeper(services: Services, supabase: SupabaseClients) -> Sweeper | N
     """The database sweeps run when a source database is configured."""
     if supabase.source is None:
         return None
+    runner = RuleRunner(services.store, services.metrics, on_new_failure=services.wake_dispatcher)
     return start_sweeper(
         services.settings,
         supabase.source,
@@ -221,4 +223,10 @@ def _start_sweeper(services: Services, supabase: SupabaseClients) -> Sweeper | N
         services.metrics,
         on_new_failure=services.wake_dispatcher,
         clock=services.clock,
+        rates=SourceRates(
+            runner,
+            RateOptions.from_settings(services.settings),
+            stuck_after=services.settings.stuck_after,
+        ),
+        webhook_path=WebhookPath(runner, services.store, services.metrics),
     )

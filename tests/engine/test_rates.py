@@ -1,0 +1,186 @@
+"""engine.rates: failure-rate, spike, flatline and webhook-path signals, and firing with
+hysteresis."""
+
+from __future__ import annotations
+
+import pytest
+
+from receiver.engine.rates import (
+    Counts,
+    FlatlineRule,
+    PathHealth,
+    RateRule,
+    RuleState,
+    Signal,
+    Verdict,
+    advance,
+    flatline_message,
+    flatline_signal,
+    path_signal,
+    rate_message,
+    rate_signal,
+    rule_for,
+)
+
+RULE = RateRule()  # window 10m, min_finished 20, min_failed 5, threshold 0.25, 3x and +0.10
+NOW = 50_000.0
+
+
+@pytest.mark.parametrize(
+    ("current", "baseline", "expected"),
+    [
+        # 41% of 220 against 3% of 190: far over the threshold
+        (Counts(220, 90), Counts(190, 6), Signal.BREACH),
+        # exactly the threshold fires (at or above)
+        (Counts(100, 25), None, Signal.BREACH),
+        # 50% of 6 finished: too few finished to decide anything
+        (Counts(6, 3), None, Signal.UNKNOWN),
+        # 19 finished is one short of min_finished
+        (Counts(19, 19), None, Signal.UNKNOWN),
+        # 4 of 20 is 20%: under the threshold, over half of it
+        (Counts(20, 4), None, Signal.ELEVATED),
+        # 30% with fewer than min_failed failures cannot fire (3 of 10 is below both minimums)
+        (Counts(10, 3), None, Signal.UNKNOWN),
+        # 2% is calm: below half the threshold
+        (Counts(1000, 20), Counts(1000, 20), Signal.CALM),
+        # 20% against 2%: 10x and 18 points above — a spike under the threshold
+        (Counts(1000, 200), Counts(1000, 20), Signal.BREACH),
+        # 20% against 15%: 18 points? no, 5 points and 1.3x — not a spike; over half threshold
+        (Counts(1000, 200), Counts(1000, 150), Signal.ELEVATED),
+        # 12% against 5%: under half the threshold and not a spike (2.4x) — calm
+        (Counts(1000, 120), Counts(1000, 50), Signal.CALM),
+        # 0.9% against 0.1%: 9x but not 10 points above — noise, and calm
+        (Counts(1000, 9), Counts(1000, 1), Signal.CALM),
+        # a baseline with too little traffic is no baseline: 20% is only elevated
+        (Counts(1000, 200), Counts(10, 0), Signal.ELEVATED),
+        # 10% against 0% with a usable baseline is a spike (3 x 0 and 10 points above)
+        (Counts(200, 20), Counts(200, 0), Signal.BREACH),
+        # a spike needs min_failed failures as well
+        (Counts(40, 4), Counts(200, 0), Signal.ELEVATED),
+    ],
+)
+def test_rate_signal(current: Counts, baseline: Counts | None, expected: Signal) -> None:
+    assert rate_signal(RULE, current, baseline) is expected
+
+
+@pytest.mark.parametrize(
+    ("state", "signal", "expected_state", "verdict"),
+    [
+        # first breach with pending 2: pending, not firing yet
+        (RuleState(), Signal.BREACH, RuleState(pending=1), Verdict.PENDING),
+        # the second breach in a row fires
+        (RuleState(pending=1), Signal.BREACH, RuleState(firing_since=NOW), Verdict.FIRE),
+        # an elevated evaluation breaks the pending run
+        (RuleState(pending=1), Signal.ELEVATED, RuleState(), Verdict.QUIET),
+        # so does an evaluation without enough traffic
+        (RuleState(pending=1), Signal.UNKNOWN, RuleState(), Verdict.QUIET),
+        # firing and still breaching: keep, calm run reset
+        (
+            RuleState(calm=3, firing_since=1.0),
+            Signal.BREACH,
+            RuleState(firing_since=1.0),
+            Verdict.KEEP,
+        ),
+        # firing and elevated (between half the threshold and it): keep, calm run reset
+        (
+            RuleState(calm=4, firing_since=1.0),
+            Signal.ELEVATED,
+            RuleState(firing_since=1.0),
+            Verdict.KEEP,
+        ),
+        # firing, calm but not yet recover_after (5) times: keep, count it
+        (
+            RuleState(calm=3, firing_since=1.0),
+            Signal.CALM,
+            RuleState(calm=4, firing_since=1.0),
+            Verdict.KEEP,
+        ),
+        # the fifth calm evaluation in a row resolves
+        (RuleState(calm=4, firing_since=1.0), Signal.CALM, RuleState(), Verdict.RESOLVE),
+        # firing without traffic: no news, nothing counted either way
+        (
+            RuleState(calm=2, firing_since=1.0),
+            Signal.UNKNOWN,
+            RuleState(calm=2, firing_since=1.0),
+            Verdict.KEEP,
+        ),
+        # quiet and calm stays quiet
+        (RuleState(), Signal.CALM, RuleState(), Verdict.QUIET),
+    ],
+)
+def test_advance(
+    state: RuleState, signal: Signal, expected_state: RuleState, verdict: Verdict
+) -> None:
+    assert advance(state, signal, pending=2, recover_after=5, now=NOW) == (expected_state, verdict)
+
+
+def test_no_flapping_around_the_threshold() -> None:
+    # 26%, 24%, 26%, 24%...: it fires once, and never resolves while hovering near the line.
+    state, verdicts = RuleState(), []
+    for step in range(20):
+        counts = Counts(100, 26 if step % 2 == 0 else 24)
+        state, verdict = advance(
+            state, rate_signal(RULE, counts, None), pending=1, recover_after=5, now=float(step)
+        )
+        verdicts.append(verdict)
+    assert verdicts.count(Verdict.FIRE) == 1
+    assert Verdict.RESOLVE not in verdicts
+
+
+@pytest.mark.parametrize(
+    ("finished", "baseline", "expected"),
+    [
+        # nothing finished where 60 did a day earlier
+        (0, 60, Signal.BREACH),
+        # one finished: not a flatline
+        (1, 60, Signal.CALM),
+        # a quiet table a day earlier (49 < 50) says nothing
+        (0, 49, Signal.UNKNOWN),
+    ],
+)
+def test_flatline_signal(finished: int, baseline: int, expected: Signal) -> None:
+    assert flatline_signal(FlatlineRule(), finished, baseline) is expected
+
+
+def test_overrides_are_per_model() -> None:
+    strict = RateRule(threshold=0.05)
+    assert rule_for(RULE, {"flux-pro": strict}, "flux-pro") is strict
+    assert rule_for(RULE, {"flux-pro": strict}, "sdxl") is RULE
+
+
+def test_messages_a_person_can_act_on() -> None:
+    assert rate_message("flux-pro", RULE, Counts(220, 90), Counts(190, 6)) == (
+        "flux-pro: 41% of 220 finished generations failed in the last 10 min "
+        "(same window yesterday: 3% of 190)"
+    )
+    assert rate_message("sdxl", RULE, Counts(40, 20), None).endswith(
+        "(same window yesterday: no finished generations)"
+    )
+    assert flatline_message("all models", FlatlineRule(), 75) == (
+        "all models: generations stopped finishing — none in the last 15 min "
+        "(same window yesterday: 75)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("health", "expected"),
+    [
+        # failed deliveries: a breach (advance needs it to persist before firing)
+        (PathHealth(ok=10, failed=2), Signal.BREACH),
+        # no answer at all (connection refused): a breach
+        (PathHealth(errors=1), Signal.BREACH),
+        # a timeout alone never alerts: pg_net may time out a delivered call
+        (PathHealth(ok=10, timeouts=3), Signal.CALM),
+        # a queue growing from one sweep to the next: the worker is behind or gone
+        (PathHealth(queue=40, previous_queue=12), Signal.BREACH),
+        # a queue that stays put, or was empty, is not growing
+        (PathHealth(queue=12, previous_queue=12), Signal.CALM),
+        (PathHealth(queue=3, previous_queue=0), Signal.CALM),
+        # failures only the sweep found, and no webhook got through: the webhook is broken
+        (PathHealth(missed=4), Signal.BREACH),
+        # the sweep found some but webhooks arrive too: a lost call now and then
+        (PathHealth(ok=5, missed=1), Signal.CALM),
+    ],
+)
+def test_path_signal(health: PathHealth, expected: Signal) -> None:
+    assert path_signal(health)[0] is expected

@@ -13,7 +13,7 @@ import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from receiver.rows import GroupDetails, GroupErrorRow, GroupRow
-from receiver.store.tx import Tx, for_update, skip_locked
+from receiver.store.tx import Row, Tx, for_update, skip_locked
 
 _GROUP_COLUMNS = (
     "group_key, route_id, receiver, labels, episode, status, opened_at, first_seen, "
@@ -279,6 +279,15 @@ def mark_flushed(tx: Tx, group: GroupRow, *, now: float, due_at: float | None) -
     )
 
 
+def _distinct(tx: Tx, column: str, key: str, episode: int, limit: int) -> list[Row]:
+    """The episode's distinct values of one column of its errors (`column` is ours)."""
+    return tx.fetchall(
+        f"SELECT DISTINCT {column} FROM group_errors WHERE group_key = ? AND episode = ? "
+        f"AND {column} IS NOT NULL ORDER BY {column} LIMIT ?",
+        (key, episode, limit),
+    )
+
+
 def load_details(
     tx: Tx, group: GroupRow, *, top_errors: int, sample_users: int, listed: int, named: int = 5
 ) -> GroupDetails:
@@ -300,16 +309,8 @@ def load_details(
         "ORDER BY user_id LIMIT ?",
         (key, episode, sample_users),
     )
-    models = tx.fetchall(
-        "SELECT DISTINCT model_id FROM group_errors WHERE group_key = ? AND episode = ? "
-        "AND model_id IS NOT NULL ORDER BY model_id LIMIT ?",
-        (key, episode, listed),
-    )
-    types = tx.fetchall(
-        "SELECT DISTINCT error_type FROM group_errors WHERE group_key = ? AND episode = ? "
-        "AND error_type IS NOT NULL ORDER BY error_type LIMIT ?",
-        (key, episode, listed),
-    )
+    models = _distinct(tx, "model_id", key, episode, listed)
+    types = _distinct(tx, "error_type", key, episode, listed)
     folded = tx.fetchone(
         "SELECT count(*) FROM folded WHERE group_key = ? AND episode = ?", (key, episode)
     )

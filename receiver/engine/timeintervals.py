@@ -276,7 +276,14 @@ class NamedTimeInterval(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    time_intervals: tuple[TimeInterval, ...] = Field(min_length=1)
+    time_intervals: tuple[TimeInterval, ...]
+
+    @field_validator("time_intervals")
+    @classmethod
+    def _some(cls, value: tuple[TimeInterval, ...]) -> tuple[TimeInterval, ...]:
+        if not value:
+            raise ValueError("list at least one interval (an empty list would never hold)")
+        return value
 
     def contains(self, instant: float) -> bool:
         return any(interval.contains(instant) for interval in self.time_intervals)

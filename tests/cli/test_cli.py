@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from receiver import __version__
 from receiver.cli.main import main
@@ -98,7 +100,9 @@ def test_check_config_as_a_process_exits_non_zero(tmp_path: Path) -> None:
     assert_no_secret_in(done.stdout + done.stderr)
 
 
-QUIET_HOURS = Path(__file__).resolve().parents[2] / "config" / "examples" / "quiet-hours.yaml"
+ROOT = Path(__file__).resolve().parents[2]
+QUIET_HOURS = ROOT / "config" / "examples" / "quiet-hours.yaml"
+README = ROOT / "README.md"
 
 
 @pytest.mark.parametrize(
@@ -150,6 +154,15 @@ def test_check_config_says_whether_a_route_is_muted_at_a_time(
         "-> team-email (route email-digest; group category='quota', model_id='flux-pro')",
         f"   {said}",
     ]
+    if at in README.read_text():  # the README shows the first case as it prints
+        assert all(line in README.read_text() for line in lines[1:])
+
+
+def test_the_readme_shows_the_quiet_hours_example_and_its_output() -> None:
+    readme = README.read_text()
+    shown = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL)]
+    assert yaml.safe_load(QUIET_HOURS.read_text()) in shown
+    assert "--at 2026-12-05T03:00:00Z" in readme
 
 
 @pytest.mark.parametrize(

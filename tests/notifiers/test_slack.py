@@ -5,11 +5,15 @@ import json
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
 from receiver.errors import ConfigError, DeliveryError
 from receiver.model import ErrorCount, Notification, Reason
+from receiver.notifiers import render
 from receiver.notifiers.base import Notifier
+from receiver.notifiers.render.blocks import slack_mention
 from receiver.notifiers.slack import SlackNotifier
 from tests.notifiers.samples import later, notification
 from tests.standins.slack import SlackStandIn
@@ -290,3 +294,21 @@ async def test_the_notifier_never_retries_by_itself(mode: str) -> None:
         await server.wait_closed()
     assert (caught.value.retryable, caught.value.reason) == (True, "network")
     assert connections == 1
+
+
+SLACK_PING = re.compile(r"<(?:!here|!channel|@[UW][A-Z0-9]+|!subteam\^S[A-Z0-9]+)>")
+
+
+@given(st.one_of(st.text(max_size=40), st.from_regex(r"[UWS][A-Z0-9]{2,12}", fullmatch=True)))
+def test_any_mention_is_refused_or_rendered_as_exactly_one_ping(written: str) -> None:
+    try:
+        carried = notification(mentions=(written,), top_errors=())
+    except ValidationError:
+        return
+    [mention] = carried.mentions
+    assert SLACK_PING.fullmatch(slack_mention(mention))
+    # The message holds that ping and no other markup.
+    message = render.slack_message(carried)
+    assert (
+        pings_in({"text": message.text, "blocks": message.blocks}) == [slack_mention(mention)] * 2
+    )

@@ -25,7 +25,15 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 MINUTES_PER_DAY = 1440
 # How far ahead a mute's end is looked for; past it, the loops look again then.
@@ -69,7 +77,10 @@ Span = tuple[int, int]  # first and last, both included
 def _text(value: Any, what: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValueError(f"{what}: expected text, like the examples in the README")
-    return str(value).strip().lower()
+    text = str(value).strip().lower()
+    if len(text) > 40:
+        raise ValueError(f"{what}: {text[:40]!r}… is too long to be one")
+    return text
 
 
 def _span(value: Any, what: str, member: Any) -> Span:
@@ -158,18 +169,13 @@ def _clock(value: Any) -> int:
     return hours * 60 + minutes
 
 
-def _listed(value: Any) -> Any:
-    """One value alone stands for a list of it."""
-    return [value] if isinstance(value, str | int) and not isinstance(value, bool) else value
-
-
-def _not_empty(values: tuple[Span, ...] | None) -> tuple[Span, ...] | None:
-    if values is not None and not values:
-        raise ValueError("an empty list matches nothing; leave the field out to match every value")
-    return values
-
-
 Spans = tuple[Span, ...] | None
+_SPAN_PARSERS = {
+    "weekdays": _weekdays,
+    "days_of_month": _days_of_month,
+    "months": _months,
+    "years": _years,
+}
 
 
 class TimeRange(BaseModel):
@@ -199,30 +205,24 @@ class TimeInterval(BaseModel):
     years: Spans = None
     location: str = "UTC"
 
-    @field_validator("weekdays", mode="before")
+    @field_validator("weekdays", "days_of_month", "months", "years", mode="before")
     @classmethod
-    def _weekdays(cls, value: Any) -> Any:
-        return _each(value, _weekdays)
-
-    @field_validator("days_of_month", mode="before")
-    @classmethod
-    def _days(cls, value: Any) -> Any:
-        return _each(value, _days_of_month)
-
-    @field_validator("months", mode="before")
-    @classmethod
-    def _months(cls, value: Any) -> Any:
-        return _each(value, _months)
-
-    @field_validator("years", mode="before")
-    @classmethod
-    def _years(cls, value: Any) -> Any:
-        return _each(value, _years)
+    def _spans(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            value = [value]  # one value alone stands for a list of it
+        if not isinstance(value, list | tuple):
+            return value
+        parse = _SPAN_PARSERS[info.field_name or ""]
+        return [parse(item) for item in value]
 
     @field_validator("times", "weekdays", "days_of_month", "months", "years")
     @classmethod
-    def _some(cls, value: Any) -> Any:
-        return _not_empty(value)
+    def _not_empty(cls, value: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
+        if value is not None and not value:
+            raise ValueError(
+                "an empty list matches nothing; leave the field out to match every value"
+            )
+        return value
 
     @field_validator("location")
     @classmethod
@@ -230,15 +230,9 @@ class TimeInterval(BaseModel):
         zone_of(value)
         return value
 
-    @property
-    def zone(self) -> ZoneInfo:
-        return zone_of(self.location)
-
     def contains(self, instant: float) -> bool:
         """Whether the wall clock of `location` at `instant` is inside the interval."""
-        return self.contains_local(datetime.fromtimestamp(instant, self.zone))
-
-    def contains_local(self, local: datetime) -> bool:
+        local = datetime.fromtimestamp(instant, zone_of(self.location))
         minute = local.hour * 60 + local.minute
         if self.times is not None and not any(
             t.start_time <= minute < t.end_time for t in self.times
@@ -261,13 +255,6 @@ class TimeInterval(BaseModel):
         for t in self.times or ():
             minutes.update(m for m in (t.start_time, t.end_time) if m < MINUTES_PER_DAY)
         return minutes
-
-
-def _each(value: Any, parse: Any) -> Any:
-    value = _listed(value)
-    if not isinstance(value, list | tuple):
-        return value
-    return [parse(item) for item in value]
 
 
 class NamedTimeInterval(BaseModel):

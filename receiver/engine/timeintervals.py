@@ -83,12 +83,17 @@ def _text(value: Any, what: str) -> str:
     return text
 
 
-def _span(value: Any, what: str, member: Any) -> Span:
+def _span(value: Any, what: str, member: Any, *, forward: str | None = None) -> Span:
+    """One value or a range `FIRST:LAST` of `member`s; `forward` says why a range that
+    runs backwards is refused (None: the caller checks)."""
     text = _text(value, what)
     parts = text.split(":")
     if len(parts) > 2 or not all(parts):
         raise ValueError(f"{text!r}: {what} is one value or a range FIRST:LAST")
-    return member(parts[0]), member(parts[-1])
+    first, last = member(parts[0]), member(parts[-1])
+    if forward is not None and first > last:
+        raise ValueError(f"{text!r}: {forward}")
+    return first, last
 
 
 def _number(text: str, what: str) -> int:
@@ -103,10 +108,8 @@ def _weekdays(value: Any) -> Span:
             raise ValueError(f"{text!r} is not a weekday (sunday … saturday)")
         return WEEKDAYS[text]
 
-    first, last = _span(value, "a weekday", member)
-    if first > last:
-        raise ValueError(f"{value!r}: a weekday range runs forward within sunday:saturday")
-    return first, last
+    forward = "a weekday range runs forward within sunday:saturday"
+    return _span(value, "a weekday", member, forward=forward)
 
 
 def _days_of_month(value: Any) -> Span:
@@ -137,10 +140,8 @@ def _months(value: Any) -> Span:
             raise ValueError(f"{number} is not a month (1 … 12)")
         return number
 
-    first, last = _span(value, "a month", member)
-    if first > last:
-        raise ValueError(f"{value!r}: a month range runs forward within january:december")
-    return first, last
+    forward = "a month range runs forward within january:december"
+    return _span(value, "a month", member, forward=forward)
 
 
 def _years(value: Any) -> Span:
@@ -150,10 +151,7 @@ def _years(value: Any) -> Span:
             raise ValueError(f"{year} is not a year (1 … 9999)")
         return year
 
-    first, last = _span(value, "a year", member)
-    if first > last:
-        raise ValueError(f"{value!r}: the range ends before it starts")
-    return first, last
+    return _span(value, "a year", member, forward="the range ends before it starts")
 
 
 def _clock(value: Any) -> int:

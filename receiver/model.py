@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 
 class Operation(StrEnum):
@@ -99,6 +100,33 @@ class Reason(StrEnum):
     DIGEST = "digest"
 
 
+# Who a notification may ping in Slack: everyone here, the whole channel, a user (U… or,
+# in Enterprise Grid, W…) or a user group (S…). Validated wherever it is read, so that a
+# mention is only ever one of these, never text from a failure.
+_MENTION = re.compile(r"here|channel|[UWS][A-Z0-9]{2,31}")
+
+
+def _mention(value: str) -> str:
+    if not _MENTION.fullmatch(value):
+        raise ValueError(
+            f"{value[:40]!r} is not a mention: write here, channel, a Slack user id "
+            "(U… or W…) or a user-group id (S…)"
+        )
+    return value
+
+
+def _one_or_many(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+Mention = Annotated[str, AfterValidator(_mention)]
+# A few: each is a ping, and all of them fit on the first line of a message.
+MAX_MENTIONS = 10
+Mentions = Annotated[
+    tuple[Mention, ...], BeforeValidator(_one_or_many), Field(max_length=MAX_MENTIONS)
+]
+
+
 class ErrorCount(BaseModel):
     """One distinct error (by fingerprint) of a group, with how often it occurred."""
 
@@ -179,6 +207,8 @@ class Notification(BaseModel):
     digest: tuple[DigestEntry, ...] = ()
     thread: dict[str, str] | None = None
     incident: IncidentMark | None = None
+    # Whom this notification pings (`engine.notification.mentions_for`).
+    mentions: Mentions = ()
     # For `action`: what was just done, as its thread reply says it.
     action: str | None = None
 

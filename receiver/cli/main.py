@@ -6,6 +6,7 @@ import argparse
 import gc
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,9 @@ from receiver.cli import send_test as cli_send_test
 from receiver.cli import state as cli_state
 from receiver.cli import supabase as cli_supabase
 from receiver.config.settings import HttpSettings, Settings, load_settings
+from receiver.engine.timeintervals import NOT_MUTED, SCAN_DAYS, MuteState
 from receiver.errors import ConfigError, StoreUnavailable
+from receiver.timefmt import iso, parse_iso
 
 if TYPE_CHECKING:
     import uvicorn
@@ -64,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="LABEL=VALUE",
         help="also show which receivers a failure with these labels goes to",
+    )
+    check.add_argument(
+        "--at",
+        metavar="TIME",
+        help="with --route: whether each route's time intervals mute it at this time "
+        "(ISO 8601, like 2026-12-05T03:00:00Z; default: now, for routes that have some)",
     )
     check.set_defaults(handler=_check_config)
 
@@ -183,6 +192,14 @@ def _run_until_stopped(server: uvicorn.Server) -> None:
 
 
 def _check_config(args: argparse.Namespace) -> int:
+    if args.at is not None and not args.route:
+        print("failwatch: --at needs --route LABEL=VALUE …", file=sys.stderr)
+        return 2
+    try:
+        at = time.time() if args.at is None else parse_iso(args.at)
+    except ValueError:
+        print(f"failwatch: --at takes an ISO 8601 time, not {args.at[:40]!r}", file=sys.stderr)
+        return 2
     settings = load_settings(args.config)
     mismatches = settings.classifier.mismatches()
     for mismatch in mismatches:
@@ -201,7 +218,21 @@ def _check_config(args: argparse.Namespace) -> int:
         for route in settings.routes().match(labels):
             grouped = ", ".join(f"{k}={v!r}" for k, v in route.group_labels(labels).items())
             print(f"-> {route.receiver} (route {route.id}; group {grouped})")
+            if args.at is not None or route.mute_time_intervals or route.active_time_intervals:
+                print(f"   {_mute_line(route.mute_state(at), at)}")
     return 0
+
+
+def _mute_line(state: MuteState, at: float) -> str:
+    """`muted at …: inside mute_time_intervals 'weekend' (until …)`."""
+    said = "muted" if state.muted else "not muted"
+    if state.changes_at is not None:
+        until = f" (until {iso(state.changes_at)})"
+    elif state == NOT_MUTED:
+        until = ""
+    else:
+        until = f" (for the next {SCAN_DAYS} days at least)"
+    return f"{said} at {iso(at)}: {state.why}{until}"
 
 
 def _summary(settings: Settings) -> str:

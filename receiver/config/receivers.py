@@ -12,6 +12,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from receiver.config.addresses import valid_address
+from receiver.model import Mentions
 
 
 class SlackConfig(BaseModel):
@@ -66,6 +67,8 @@ class ReceiverConfig(BaseModel):
     slack: tuple[SlackConfig, ...] = ()
     email: tuple[EmailConfig, ...] = ()
     console: bool = False
+    # Whom its Slack messages ping, on routes that set no `mention` of their own.
+    mention: Mentions = ()
 
     @model_validator(mode="after")
     def _has_integration(self) -> Self:

@@ -34,6 +34,7 @@ from receiver.engine.rates import FlatlineRule, RateRule
 from receiver.engine.retention import DAY, RetentionPolicy
 from receiver.engine.routing import DEFAULT_MAX_GROUPS, Route, RouteConfig, Timing, build_routes
 from receiver.engine.storm import BudgetLimit
+from receiver.engine.timeintervals import NamedTimeInterval
 from receiver.errors import ConfigError
 
 ENV_PREFIX = "FAILWATCH_"
@@ -277,6 +278,9 @@ class Settings(BaseSettings):
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     receivers: tuple[ReceiverConfig, ...] = Field((), description="named receivers (YAML)")
     route: RouteConfig | None = Field(None, description="routing tree (YAML)")
+    time_intervals: tuple[NamedTimeInterval, ...] = Field(
+        (), description="named time intervals that routes mute or activate by (YAML)"
+    )
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     failure_rate: FailureRateSettings = Field(default_factory=FailureRateSettings)
@@ -300,14 +304,17 @@ class Settings(BaseSettings):
                 return field.default
         return value
 
+    @field_validator("time_intervals")
+    @classmethod
+    def _named_once(cls, value: tuple[NamedTimeInterval, ...]) -> tuple[NamedTimeInterval, ...]:
+        names = [named.name for named in value]
+        for twice in sorted({name for name in names if names.count(name) > 1}):
+            raise ValueError(f"two time intervals share the name {twice!r}")
+        return value
+
     @model_validator(mode="after")
     def _routing_is_whole(self) -> Self:
-        _, problems = build_routes(
-            self.route_config(),
-            defaults=self.default_timing(),
-            receivers=list(self.receiver_map()),
-            max_groups=self.max_groups,
-        )
+        _, problems = self._build_routes()
         problems += self._integration_problems()
         if self.include_user_emails and not (
             self.supabase_url and self.supabase_service_role_key is not None
@@ -378,13 +385,17 @@ class Settings(BaseSettings):
 
     def routes(self) -> Route:
         """The resolved routing tree (validated at load, so it has no problems)."""
-        root, _ = build_routes(
+        root, _ = self._build_routes()
+        return root
+
+    def _build_routes(self) -> tuple[Route, list[str]]:
+        return build_routes(
             self.route_config(),
             defaults=self.default_timing(),
-            receivers=list(self.receiver_map()),
+            receivers={name: r.mention for name, r in self.receiver_map().items()},
             max_groups=self.max_groups,
+            time_intervals=self.time_intervals,
         )
-        return root
 
     cors_origins: CommaList = Field(
         default_factory=list,

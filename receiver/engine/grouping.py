@@ -14,6 +14,10 @@ Alertmanager's semantics, as one pure function with the clock passed in:
   failure opens a new episode (and a new first message). A group of stuck generations
   resolves as soon as all of them have left `processing`.
 Failures held by a silence are not pending: they neither notify nor keep a group open.
+While the group's route is muted by its time intervals (`muted_until`), nothing is sent:
+failures are counted and wait, a `repeat` waits, and the first answer due once the mute
+ends is given then; the episode still resolves on time, without a message (Alertmanager
+drops a muted route's resolved notification the same way).
 
 Before any of that, `batch_failures` decides which group each new failure joins (its
 routes, its group labels, a silence that holds it) and sums what it adds to each group;
@@ -81,21 +85,32 @@ def after_flush(group: GroupState, now: float) -> GroupState:
     )
 
 
-def decide(group: GroupState, now: float, timing: Timing) -> Reason | None:
-    """Why this group should notify at `now`, or None if it should not."""
+def decide(
+    group: GroupState, now: float, timing: Timing, *, muted_until: float | None = None
+) -> Reason | None:
+    """Why this group should notify at `now`, or None if it should not; while its route
+    is muted, only `resolved`, and `sends_resolved` then says no."""
     if group.resolved:
         return None
+    if muted_until is not None and now < muted_until:
+        return Reason.RESOLVED if now >= _resolves_at(group, timing) else None
     if group.pending > 0:
         if now < flush_due(group, timing):
             return None
         if group.flushes == 0:
             return Reason.FIRST
         return Reason.NEW_ERROR if group.has_new_error else Reason.NEW_FAILURES
-    if group.all_cleared or now >= group.last_active + timing.resolve_after:
+    if now >= _resolves_at(group, timing):
         return Reason.RESOLVED
     if _repeats(group) and now >= _repeat_due(group, timing):
         return Reason.REPEAT
     return None
+
+
+def sends_resolved(group: GroupState, timing: Timing, *, muted: bool) -> bool:
+    """Whether an episode that ends says so: only one that spoke, on a route that wants
+    resolved messages and is not muted right now."""
+    return timing.send_resolved and group.flushes > 0 and not muted
 
 
 def flush_due(group: GroupState, timing: Timing) -> float:
@@ -107,18 +122,28 @@ def flush_due(group: GroupState, timing: Timing) -> float:
     return max(since, group.last_flush_at + timing.group_interval)
 
 
-def next_due(group: GroupState, timing: Timing) -> float | None:
-    """The earliest time at which `decide` may answer something; None if never."""
+def next_due(
+    group: GroupState, timing: Timing, *, muted_until: float | None = None
+) -> float | None:
+    """The earliest time at which `decide` may answer something; None if never. While
+    muted: when the episode resolves, or when the mute ends, whichever comes first."""
     if group.resolved:
         return None
     if group.pending > 0:
-        return flush_due(group, timing)
-    if group.all_cleared:
-        return group.last_active
-    due = group.last_active + timing.resolve_after
-    if _repeats(group):
-        due = min(due, _repeat_due(group, timing))
-    return due
+        due = flush_due(group, timing)
+    else:
+        due = _resolves_at(group, timing)
+        if _repeats(group):
+            due = min(due, _repeat_due(group, timing))
+    if muted_until is None:
+        return due
+    return min(max(due, muted_until), _resolves_at(group, timing))
+
+
+def _resolves_at(group: GroupState, timing: Timing) -> float:
+    """When the episode ends, once nothing is pending: at once for a stuck group whose
+    generations all cleared, else after `resolve_after` of quiet."""
+    return group.last_active if group.all_cleared else group.last_active + timing.resolve_after
 
 
 def _repeats(group: GroupState) -> bool:

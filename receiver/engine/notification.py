@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from receiver.model import DigestEntry, ErrorCount, IncidentMark, Notification, Reason
+from receiver.engine.routing import Route
+from receiver.model import DigestEntry, ErrorCount, IncidentMark, Mention, Notification, Reason
 from receiver.rows import DigestItemRow, GroupDetails, GroupRow
 
 TOP_ERRORS = 10
@@ -18,6 +19,14 @@ SAMPLE_IDS = 5
 SAMPLE_USERS = 5
 LISTED_VALUES = 20  # distinct models and error types named in a notification
 FOLDED_NAMES = 5  # groups named by an overflow group's notification
+# A ping for every update teaches people to ignore pings: only what needs a look does.
+MENTIONED = frozenset({Reason.FIRST, Reason.NEW_ERROR})
+
+
+def mentions_for(reason: Reason, route: Route) -> tuple[Mention, ...]:
+    """Whom a notification pings: its route's `mention` on an incident's first message
+    and on a new error; nobody on updates, repeats, resolves, actions or digests."""
+    return route.mention if reason in MENTIONED else ()
 
 
 def build_notification(
@@ -27,6 +36,7 @@ def build_notification(
     *,
     now: float,
     incident: IncidentMark | None = None,
+    mentions: tuple[Mention, ...] = (),
 ) -> Notification:
     later_flush = group.flushes > 0
     sequence = group.flushes + 1
@@ -65,6 +75,7 @@ def build_notification(
         incident=incident,
         folded=details.folded,
         folded_names=details.folded_names,
+        mentions=mentions,
     )
 
 

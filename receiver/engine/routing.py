@@ -3,7 +3,10 @@
 A tree of routes, Alertmanager style. The root matches everything. A failure descends
 into the first child whose matchers all match its labels, and into later siblings too
 when that child says `continue: true`; where no child matches, the current route takes
-it. Children inherit receiver, `group_by`, timings and `max_groups` from their parent.
+it. Children inherit receiver, `group_by`, timings, `max_groups` and `mention` from their
+parent; a route without `mention` of its own or inherited takes its receiver's. As in
+Alertmanager, `mute_time_intervals` and `active_time_intervals` are not inherited: each
+route names its own (`engine.timeintervals`), and the root has none.
 `group_by: ['...']` groups by every label of the failure; Alertmanager's older `match`
 (equality) and `match_re` (regex) are read as matchers. The tree is checked whole, as Alertmanager
 checks it at load: no matchers and no `continue` on the root, `group_interval` and
@@ -21,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from receiver.durations import Duration
 from receiver.engine.matchers import Matcher, Matchers, all_match
+from receiver.engine.timeintervals import NOT_MUTED, MuteState, NamedTimeInterval, mute_state
+from receiver.model import Mention, Mentions
 
 DEFAULT_GROUP_BY = ("category", "model_id")
 EVERY_LABEL = "..."  # group_by: ['...'] groups by all of a failure's labels
@@ -43,6 +48,9 @@ class RouteConfig(BaseModel):
     resolve_after: Duration | None = None
     send_resolved: bool | None = None
     max_groups: int | None = Field(None, ge=1)
+    mention: Mentions | None = None
+    mute_time_intervals: tuple[str, ...] = ()
+    active_time_intervals: tuple[str, ...] = ()
     continue_: bool = Field(False, alias="continue")
     routes: tuple[RouteConfig, ...] = ()
 
@@ -102,6 +110,10 @@ class Route:
     continue_: bool
     children: tuple[Route, ...]
     max_groups: int = DEFAULT_MAX_GROUPS
+    # Whom its incidents' first messages and new errors ping.
+    mention: tuple[Mention, ...] = ()
+    mute_time_intervals: tuple[NamedTimeInterval, ...] = ()
+    active_time_intervals: tuple[NamedTimeInterval, ...] = ()
 
     def match(self, labels: Mapping[str, str]) -> list[Route]:
         """The routes that take a failure with these labels (at least one)."""
@@ -119,6 +131,12 @@ class Route:
             found.extend(child.walk())
         return found
 
+    def mute_state(self, instant: float) -> MuteState:
+        """Whether the route's time intervals mute it at `instant`, why, and until when."""
+        if not (self.mute_time_intervals or self.active_time_intervals):
+            return NOT_MUTED
+        return mute_state(self.mute_time_intervals, self.active_time_intervals, instant)
+
     @property
     def groups_by_every_label(self) -> bool:
         return self.group_by == (EVERY_LABEL,)
@@ -134,28 +152,56 @@ def build_routes(
     config: RouteConfig,
     *,
     defaults: Timing,
-    receivers: Sequence[str],
+    receivers: Sequence[str] | Mapping[str, Sequence[Mention]],
     max_groups: int = DEFAULT_MAX_GROUPS,
+    time_intervals: Sequence[NamedTimeInterval] = (),
 ) -> tuple[Route, list[str]]:
-    """The resolved tree, and a list of problems (each naming its place in the tree)."""
+    """The resolved tree, and a list of problems (each naming its place in the tree).
+    `receivers` are the receivers' names, or each name with its `mention`."""
     problems: list[str] = []
     if config.matchers:
         problems.append("route: the root route matches everything; it takes no matchers")
     if config.continue_:
         problems.append("route.continue: the root route has no siblings to continue to")
+    for key in ("mute_time_intervals", "active_time_intervals"):
+        if getattr(config, key):
+            problems.append(f"route.{key}: the root route is never muted; set it on a child")
+    mentions = receivers if isinstance(receivers, Mapping) else dict.fromkeys(receivers, ())
     root = _resolve(
         config,
         parent=None,
         path="route",
         inherited=defaults,
         max_groups=max_groups,
-        receivers=set(receivers),
-        problems=problems,
+        context=_Context(
+            receivers={name: tuple(m) for name, m in mentions.items()},
+            intervals={named.name: named for named in time_intervals},
+            problems=problems,
+        ),
     )
     ids = [route.id for route in root.walk()]
     for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
         problems.append(f"route: two routes share the name {duplicate!r}")
     return root, problems
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What every route of the tree is resolved against, and where problems go."""
+
+    receivers: Mapping[str, tuple[Mention, ...]]  # each receiver's own `mention`
+    intervals: Mapping[str, NamedTimeInterval]
+    problems: list[str]
+
+    def named(self, names: tuple[str, ...], where: str) -> tuple[NamedTimeInterval, ...]:
+        found = []
+        for name in names:
+            if name in self.intervals:
+                found.append(self.intervals[name])
+            else:
+                known = ", ".join(sorted(self.intervals)) or "none"
+                self.problems.append(f"{where}: {name!r} is not a defined time interval ({known})")
+        return tuple(found)
 
 
 def _resolve(
@@ -165,9 +211,10 @@ def _resolve(
     path: str,
     inherited: Timing,
     max_groups: int,
-    receivers: set[str],
-    problems: list[str],
+    context: _Context,
+    inherited_mention: tuple[Mention, ...] | None = None,
 ) -> Route:
+    problems, receivers = context.problems, context.receivers
     receiver = config.receiver or (parent.receiver if parent else None)
     if receiver is None:
         problems.append(f"{path}.receiver: the root route needs a receiver")
@@ -193,6 +240,7 @@ def _resolve(
         if config.group_by is not None
         else (parent.group_by if parent else DEFAULT_GROUP_BY)
     )
+    mention = config.mention if config.mention is not None else inherited_mention
     route = Route(
         id=config.name or path,
         receiver=receiver,
@@ -202,6 +250,13 @@ def _resolve(
         continue_=config.continue_,
         children=(),
         max_groups=_pick(config.max_groups, max_groups),
+        mention=mention if mention is not None else receivers.get(receiver, ()),
+        mute_time_intervals=context.named(
+            config.mute_time_intervals, f"{path}.mute_time_intervals"
+        ),
+        active_time_intervals=context.named(
+            config.active_time_intervals, f"{path}.active_time_intervals"
+        ),
     )
     children = tuple(
         _resolve(
@@ -210,8 +265,8 @@ def _resolve(
             path=f"{path}.routes[{i}]",
             inherited=timing,
             max_groups=route.max_groups,
-            receivers=receivers,
-            problems=problems,
+            context=context,
+            inherited_mention=mention,
         )
         for i, child in enumerate(config.routes)
     )

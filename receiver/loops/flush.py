@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from receiver.config.integrations import IntegrationSpec
 from receiver.engine import storm
-from receiver.engine.grouping import after_flush, decide, next_due, state_of
+from receiver.engine.grouping import after_flush, decide, next_due, sends_resolved, state_of
 from receiver.engine.incidents import incident_id, mark_of
 from receiver.engine.notification import (
     FOLDED_NAMES,
@@ -28,6 +28,7 @@ from receiver.engine.notification import (
     build_digest,
     build_notification,
     held_item,
+    mentions_for,
     stream_of,
 )
 from receiver.engine.routing import Route
@@ -59,25 +60,28 @@ def flush_due_groups(
 ) -> Flushed:
     """Write the digests that are due; then decide every group that is due and write
     its notification into the outbox, or hold it for the receiver's digest when the
-    receiver's budget is spent."""
+    receiver's budget is spent. A group whose route is muted waits for the mute's end."""
     routes = {route.id: route for route in root.walk()}
+    muted_until: dict[str, float | None] = {}
     # Digests first: a receiver's update spent below would start its next period and
     # push the digest of the period that just ended a whole period later.
     flushed = Flushed(notifications=_write_digests(tx, integrations, now, budget))
     for key in stored.due_groups(tx, now=now, limit=limit):
         group = stored.load_group(tx, key)
         route = routes.get(group.route_id, root)
+        if route.id not in muted_until:
+            muted_until[route.id] = route.mute_state(now).muted_until(now)
+        mute = muted_until[route.id]
         state = state_of(group)
-        reason = decide(state, now, route.timing)
+        reason = decide(state, now, route.timing, muted_until=mute)
         if reason is None:
-            stored.set_due(tx, key, next_due(state, route.timing))
+            stored.set_due(tx, key, next_due(state, route.timing, muted_until=mute))
             continue
         if reason is Reason.RESOLVED:
             resolve_episode(tx, group, by=None, now=now)
-            # A group whose every failure was silenced never spoke; it closes quietly.
-            if not (route.timing.send_resolved and group.flushes > 0):
+            if not sends_resolved(state, route.timing, muted=mute is not None):
                 continue
-        notification = _build(tx, group, reason, now=now)
+        notification = _build(tx, group, reason, now=now, mentions=mentions_for(reason, route))
         if _within_budget(tx, group.receiver, reason, now, budget):
             enqueue(tx, notification, integrations.get(group.receiver, ()), now=now)
             flushed.notifications.append(notification)
@@ -150,11 +154,13 @@ def write_notification(
     return notification
 
 
-def _build(tx: Tx, group: GroupRow, reason: Reason, *, now: float) -> Notification:
+def _build(
+    tx: Tx, group: GroupRow, reason: Reason, *, now: float, mentions: tuple[str, ...] = ()
+) -> Notification:
     details = load_details(tx, group)
     incident = stored_incidents.find(tx, incident_id(group.key, group.episode))
     mark = None if incident is None else mark_of(incident, now)
-    return build_notification(group, details, reason, now=now, incident=mark)
+    return build_notification(group, details, reason, now=now, incident=mark, mentions=mentions)
 
 
 def load_details(tx: Tx, group: GroupRow) -> GroupDetails:

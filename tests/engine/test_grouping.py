@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from receiver.engine.grouping import (
@@ -15,6 +17,7 @@ from receiver.engine.grouping import (
     group_key,
     next_due,
     released_batch,
+    sends_resolved,
     state_of,
 )
 from receiver.engine.matchers import Matcher
@@ -188,6 +191,87 @@ def test_next_due_is_when_decide_first_speaks(
     # (unless it is a silenced-only group, which only resolves).
     assert decide(group, due - 0.001, T) is None
     assert decide(group, due, T) is not None
+
+
+# -- while the route is muted by its time intervals (until 5000) ---------------------
+
+MUTED_UNTIL = 5000.0
+MUTED_CASES = [
+    # A new group's first message waits for the mute's end ...
+    ("first message, muted", state(), 1030.0, None),
+    # ... and is sent then, still as the first (its failures were counted meanwhile).
+    ("first message, mute over", state(last_active=4900.0), MUTED_UNTIL, Reason.FIRST),
+    # New failures (and new errors) wait too.
+    (
+        "new error, muted",
+        state(flushes=1, last_flush_at=1030.0, pending_since=1100.0, has_new_error=True),
+        1330.0,
+        None,
+    ),
+    # A repeat waits for the mute's end (when `next_due` wakes it, below).
+    (
+        "repeat due while muted",
+        state(flushes=1, last_flush_at=-20_000.0, pending=0, pending_since=None),
+        1030.0,
+        None,
+    ),
+    # An episode quiet for resolve_after ends on time, even muted, even with failures
+    # that were never sent (the loop says nothing of it while muted).
+    (
+        "quiet for resolve_after, muted",
+        state(pending=3),
+        2800.0,
+        Reason.RESOLVED,
+    ),
+    # A stuck group whose generations all cleared ends at once, muted or not.
+    (
+        "stuck group cleared, muted",
+        state(pending=0, pending_since=None, all_cleared=True, last_active=1200.0),
+        1200.0,
+        Reason.RESOLVED,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("group", "now", "expected"), [c[1:] for c in MUTED_CASES], ids=[c[0] for c in MUTED_CASES]
+)
+def test_decide_while_muted(group: GroupState, now: float, expected: Reason | None) -> None:
+    assert decide(group, now, T, muted_until=MUTED_UNTIL) is expected
+
+
+@pytest.mark.parametrize(
+    ("group", "expected_due"),
+    [
+        # Pending failures: due when the mute ends (after group_wait, which passed).
+        (state(last_active=4500.0), MUTED_UNTIL),
+        # ... or when group_wait ends, if that is later.
+        (state(opened_at=4990.0, last_active=4990.0, pending_since=4990.0), 5020.0),
+        # ... or when the episode resolves, if that comes first.
+        (state(), 1000.0 + T.resolve_after),
+        # A due repeat: when the mute ends.
+        (state(flushes=1, last_flush_at=-20_000.0, pending=0, last_active=4000.0), MUTED_UNTIL),
+    ],
+)
+def test_next_due_while_muted(group: GroupState, expected_due: float) -> None:
+    assert next_due(group, T, muted_until=MUTED_UNTIL) == expected_due
+
+
+@pytest.mark.parametrize(
+    ("group", "timing", "muted", "sends"),
+    [
+        # An episode that spoke says it resolved ...
+        (state(flushes=1), T, False, True),
+        # ... one that never spoke (all silenced, or resolved while muted) does not ...
+        (state(flushes=0), T, False, False),
+        # ... nor does one whose route does not want resolved messages ...
+        (state(flushes=1), dataclasses.replace(T, send_resolved=False), False, False),
+        # ... nor one whose route is muted right now (as Alertmanager drops it).
+        (state(flushes=1), T, True, False),
+    ],
+)
+def test_sends_resolved(group: GroupState, timing: Timing, muted: bool, sends: bool) -> None:
+    assert sends_resolved(group, timing, muted=muted) is sends
 
 
 # -- which group a failure joins, and what a batch does to its episode ---------------

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from receiver.engine.notification import SAMPLE_IDS, build_notification, stream_of
+import pytest
+
+from receiver.engine.notification import SAMPLE_IDS, build_notification, mentions_for, stream_of
+from receiver.engine.routing import RouteConfig, Timing, build_routes
 from receiver.model import Reason
 from receiver.rows import GroupDetails, GroupErrorRow, GroupRow
 from tests.engine.test_grouping import group_row
@@ -82,3 +85,49 @@ def test_a_stream_is_one_integration_of_one_episode() -> None:
     n = build_notification(group_row(key="k", episode=2), DETAILS, Reason.FIRST, now=0.0)
     assert stream_of(n, "slack/0") == "k:2:slack/0"
     assert stream_of(n, "slack/0") != stream_of(n, "email/0")
+
+
+PAGING_ROUTE, _ = build_routes(
+    RouteConfig.model_validate({"receiver": "oncall", "mention": ["here", "S0ONCALL"]}),
+    defaults=Timing(
+        group_wait=30,
+        group_interval=300,
+        repeat_interval=3600,
+        resolve_after=600,
+        send_resolved=True,
+    ),
+    receivers=["oncall"],
+)
+
+
+@pytest.mark.parametrize(
+    ("reason", "pings"),
+    [
+        # An incident's first message pings: someone should look.
+        (Reason.FIRST, True),
+        # So does an error the incident had not shown: it may need another look.
+        (Reason.NEW_ERROR, True),
+        # More of the same does not ...
+        (Reason.NEW_FAILURES, False),
+        # ... nor does the same incident posted again ...
+        (Reason.REPEAT, False),
+        # ... nor its end ...
+        (Reason.RESOLVED, False),
+        # ... nor someone acting on it ...
+        (Reason.ACTION, False),
+        # ... nor a digest of held-back updates.
+        (Reason.DIGEST, False),
+    ],
+)
+def test_mentions_for(reason: Reason, pings: bool) -> None:
+    expected = ("here", "S0ONCALL") if pings else ()
+    assert mentions_for(reason, PAGING_ROUTE) == expected
+
+
+def test_the_mentions_are_carried_on_the_notification() -> None:
+    group = group_row(flushes=0)
+    first = build_notification(
+        group, DETAILS, Reason.FIRST, now=2000.0, mentions=mentions_for(Reason.FIRST, PAGING_ROUTE)
+    )
+    assert first.mentions == ("here", "S0ONCALL")
+    assert build_notification(group, DETAILS, Reason.FIRST, now=2000.0).mentions == ()

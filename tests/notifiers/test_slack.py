@@ -2,13 +2,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pytest
-from pydantic import SecretStr
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import SecretStr, ValidationError
 
 from receiver.errors import ConfigError, DeliveryError
 from receiver.model import ErrorCount, Notification, Reason
+from receiver.notifiers import render
 from receiver.notifiers.base import Notifier
+from receiver.notifiers.render.blocks import slack_mention
 from receiver.notifiers.slack import SlackNotifier
 from tests.notifiers.samples import later, notification
 from tests.standins.slack import SlackStandIn
@@ -163,6 +168,65 @@ async def test_what_arrives_at_slack_cannot_ping_or_link(slack: SlackStandIn) ->
         assert "&lt;!channel&gt;" in sent
 
 
+MENTIONS = ("here", "U0ALICE", "W0GRID", "S0ONCALL")
+PINGS = "<!here> <@U0ALICE> <@W0GRID> <!subteam^S0ONCALL>"
+
+
+def pings_in(body: object) -> list[str]:
+    """Every `<…>` Slack would read as markup anywhere in what was sent."""
+    return re.findall(r"<[^<>]*>", json.dumps(body, ensure_ascii=False))
+
+
+async def test_bot_mode_pings_on_the_first_message_and_a_new_error_only(
+    slack: SlackStandIn,
+) -> None:
+    evil = "<!channel> <@U024BE7LH>"
+    flushes = [
+        notification(mentions=MENTIONS),
+        later(2, Reason.NEW_FAILURES),
+        later(3, Reason.NEW_ERROR, mentions=MENTIONS),
+    ]
+    flushes = [
+        f.model_copy(update={"labels": {"category": "rate_limit", "model_id": f"flux {evil}"}})
+        for f in flushes
+    ]
+    await send_episode(bot(slack), flushes)
+    [message] = slack.messages.values()
+    first = message.history[0]
+    # The first message: the mentions open its text and its first section, in Slack's
+    # syntax; the model id's would-be pings stay escaped.
+    assert first.text.splitlines()[0] == PINGS
+    assert first.blocks[1]["text"]["text"].splitlines()[0] == PINGS
+    post, update_1, reply_1, update_2, reply_2 = [call.body for call in slack.calls]
+    assert pings_in(post) == PINGS.split(" ") * 2
+    assert "&lt;!channel&gt;" in json.dumps(post)
+    # An update pings nobody; a new error pings in its thread reply (an edited message
+    # notifies no one, a reply does), and the edited message shows whom it pinged.
+    assert pings_in(update_1) == pings_in(reply_1) == []
+    assert reply_2["text"].splitlines()[0] == PINGS
+    assert pings_in(update_2) == PINGS.split(" ") * 2
+    assert [r.text.startswith(PINGS) for r in message.replies] == [False, True]
+
+
+async def test_webhook_mode_pings_in_the_message_it_posts(slack: SlackStandIn) -> None:
+    flushes = [
+        notification(mentions=("channel",)),
+        later(2, Reason.NEW_FAILURES),
+        later(3, Reason.NEW_ERROR, mentions=("channel",)),
+    ]
+    await send_episode(webhook(slack), flushes)
+    first, update, new_error = slack.webhook_messages
+    assert first["text"].startswith("<!channel>\n")
+    assert pings_in(first) == ["<!channel>"] * 2
+    assert pings_in(update) == []
+    assert pings_in(new_error) == ["<!channel>"] * 2
+
+
+def test_a_notification_cannot_carry_anything_but_a_mention() -> None:
+    with pytest.raises(ValidationError):
+        notification(mentions=("here> <http://evil.example|click",))
+
+
 async def test_oversized_content_is_accepted_by_slack_limits(slack: SlackStandIn) -> None:
     long = "x&<>" * 3000
     n = notification(
@@ -230,3 +294,21 @@ async def test_the_notifier_never_retries_by_itself(mode: str) -> None:
         await server.wait_closed()
     assert (caught.value.retryable, caught.value.reason) == (True, "network")
     assert connections == 1
+
+
+SLACK_PING = re.compile(r"<(?:!here|!channel|@[UW][A-Z0-9]+|!subteam\^S[A-Z0-9]+)>")
+
+
+@given(st.one_of(st.text(max_size=40), st.from_regex(r"[UWS][A-Z0-9]{2,12}", fullmatch=True)))
+def test_any_mention_is_refused_or_rendered_as_exactly_one_ping(written: str) -> None:
+    try:
+        carried = notification(mentions=(written,), top_errors=())
+    except ValidationError:
+        return
+    [mention] = carried.mentions
+    assert SLACK_PING.fullmatch(slack_mention(mention))
+    # The message holds that ping and no other markup.
+    message = render.slack_message(carried)
+    assert (
+        pings_in({"text": message.text, "blocks": message.blocks}) == [slack_mention(mention)] * 2
+    )

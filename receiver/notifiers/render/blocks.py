@@ -4,7 +4,9 @@ Every string that comes from a failure (messages, prompts, model ids, error type
 generation ids, user e-mails) or from configuration is escaped for mrkdwn (`&`, `<`,
 `>`) — also inside code blocks, in plain_text and in the fallback — so `<!channel>`,
 `<@U123>` or `<http://evil|click>` in an error message can neither ping anyone nor hide
-a link. Backticks inside code are replaced by a look-alike so a message cannot close its
+a link. The only pings are the notification's `mentions` (validated ids and keywords,
+never failure text), in Slack's own syntax, at the top of its text and of its thread
+reply. Backticks inside code are replaced by a look-alike so a message cannot close its
 code block. Block Kit limits are kept by construction (at most 8 blocks) and by visible
 truncation: header ≤ 150 characters, section text ≤ 3,000, field ≤ 2,000.
 
@@ -88,7 +90,7 @@ def slack_message(notification: Notification, options: RenderOptions | None = No
         return _digest_message(notification, options)
     blocks: list[Block] = [
         _header(notification),
-        _mrkdwn_section(escape(facts.status(notification))),
+        _mrkdwn_section(_pinged(notification, escape(facts.status(notification)))),
         _fields(notification),
     ]
     if notification.top_errors:
@@ -137,7 +139,23 @@ def fallback_text(notification: Notification) -> str:
     if notification.top_errors:
         first = notification.top_errors[0]
         lines.append(f"Top error: {first.count}{TIMES} {escape(facts.one_line(first.message))}")
-    return cut("\n".join(lines), FALLBACK_CHARS)
+    return _pinged(notification, cut("\n".join(lines), FALLBACK_CHARS))
+
+
+def slack_mention(mention: str) -> str:
+    """A mention in Slack's syntax: `<!here>`, `<!channel>`, `<!subteam^S…>`, `<@U…>`."""
+    if mention in ("here", "channel"):
+        return f"<!{mention}>"
+    if mention.startswith("S"):
+        return f"<!subteam^{mention}>"
+    return f"<@{mention}>"
+
+
+def _pinged(notification: Notification, text: str) -> str:
+    """`text` after a first line of the notification's mentions, if it has any."""
+    if not notification.mentions:
+        return text
+    return " ".join(slack_mention(m) for m in notification.mentions) + "\n" + text
 
 
 def thread_reply(notification: Notification) -> str:
@@ -151,7 +169,7 @@ def thread_reply(notification: Notification) -> str:
     for error in facts.new_errors(notification)[:THREAD_NEW_ERRORS]:
         message = escape_code(facts.one_line(error.message))
         lines.append(f":new: New error ({error.count}{TIMES}): `{message}`")
-    return cut("\n".join(lines), SECTION_CHARS)
+    return _pinged(notification, cut("\n".join(lines), SECTION_CHARS))
 
 
 def top_errors(notification: Notification, options: RenderOptions, *, limit: int) -> str:

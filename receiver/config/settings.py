@@ -30,6 +30,7 @@ from receiver.config.addresses import valid_address
 from receiver.config.classifier import ClassifierSettings
 from receiver.config.receivers import EmailConfig, ReceiverConfig, SlackConfig
 from receiver.durations import Duration
+from receiver.engine import ratelimit
 from receiver.engine.rates import FlatlineRule, RateRule
 from receiver.engine.retention import DAY, RetentionPolicy
 from receiver.engine.routing import DEFAULT_MAX_GROUPS, Route, RouteConfig, Timing, build_routes
@@ -58,10 +59,11 @@ class DeliverySettings(BaseModel):
     max_age: Duration = 86400.0
     backoff_initial: Duration = 2.0
     backoff_max: Duration = 300.0
-    # At most this many messages per second to one destination (a Slack channel),
-    # with bursts of `burst`: Slack allows about one per second per channel.
+    # At most this many API calls per second to one destination (a Slack channel),
+    # with bursts of `burst`: Slack allows about one per second per channel. A burst
+    # holds at least the calls of one delivery (a Slack update is two).
     rate_per_second: float = Field(1.0, gt=0)
-    burst: int = Field(3, ge=1)
+    burst: int = Field(3, ge=ratelimit.MOST_CALLS)
     lease: Duration = 60.0
 
 

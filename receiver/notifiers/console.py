@@ -14,6 +14,7 @@ from receiver.model import Notification
 class ConsoleNotifier:
     integration = "console"
     destination = CONSOLE_DESTINATION
+    updates_in_place = False
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream

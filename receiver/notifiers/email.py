@@ -64,6 +64,7 @@ class EmailNotifier:
     """
 
     integration = "email"
+    updates_in_place = False
 
     def __init__(
         self,

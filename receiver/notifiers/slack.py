@@ -110,6 +110,8 @@ class SlackNotifier:
             actions=bot_token is not None,
             public_url=public_url,
         )
+        # Bot mode edits its messages in place: a later flush is two calls.
+        self.updates_in_place = bot_token is not None
         self._webhook: AsyncWebhookClient | None = None
         self._web: AsyncWebClient | None = None
         self._channel = ""

@@ -4,7 +4,8 @@ The HTML is built for mail clients rather than browsers: tables for layout, inli
 styles only, no images, no scripts, a fixed maximum width — the subset that Gmail,
 Outlook and Apple Mail all render alike. Every value is HTML-escaped. The subject is a
 single line of printable characters (header sanitising itself happens where headers
-are set, in the notifier).
+are set, in the notifier), and the same for every message of an incident — Gmail and
+Outlook split a thread whose subject changes — so counts and state live in the body.
 """
 
 from __future__ import annotations
@@ -27,9 +28,15 @@ _BORDER = "#d0d7de"
 
 
 def subject(notification: Notification) -> str:
-    """`[failwatch] ⏳ 37 failures · rate_limit · flux-pro`."""
-    emoji = facts.style(notification).emoji
-    return facts.one_line(f"{SUBJECT_PREFIX} {emoji} {facts.headline(notification)}", SUBJECT_CHARS)
+    """`[failwatch] ⏳ rate_limit · flux-pro`, from the first message of an incident to its
+    resolution (the category's emoji, even once resolved); a digest says what it holds."""
+    n = notification
+    if n.digest:
+        return facts.one_line(
+            f"{SUBJECT_PREFIX} {facts.DIGEST_STYLE.emoji} {facts.summary(n)}", SUBJECT_CHARS
+        )
+    emoji = facts.category_style(n).emoji
+    return facts.one_line(f"{SUBJECT_PREFIX} {emoji} {facts.topic(n)}", SUBJECT_CHARS)
 
 
 def text_body(notification: Notification, options: RenderOptions | None = None) -> str:

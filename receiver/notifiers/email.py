@@ -37,6 +37,7 @@ from pydantic import SecretStr
 
 from receiver.config.addresses import addr_spec, valid_address
 from receiver.config.integrations import email_destination
+from receiver.config.receivers import TemplatesConfig
 from receiver.engine.incidents import incident_id
 from receiver.errors import ConfigError, DeliveryError
 from receiver.model import Notification, Reason
@@ -71,6 +72,7 @@ class EmailNotifier:
     `tls`: "none" (plain, port 25 style), "starttls" (upgrade, required) or "tls"
     (implicit TLS, port 465 style). `username` + `password` enable AUTH. `tls_context`
     replaces the system trust store (a private CA; tests). `timeout` bounds every step.
+    `templates` are the receiver's own title, summary line and subject.
     """
 
     integration = "email"
@@ -91,6 +93,7 @@ class EmailNotifier:
         local_hostname: str | None = None,
         dashboard_url: str | None = None,
         admin_api_url: str | None = None,
+        templates: TemplatesConfig | None = None,
     ) -> None:
         if not recipients:
             raise ConfigError("email: at least one recipient is needed")
@@ -105,7 +108,11 @@ class EmailNotifier:
         self._username, self._password = username, password
         self._tls_context, self._timeout = tls_context, timeout
         self._local_hostname = local_hostname
-        self._options = RenderOptions(dashboard_url=dashboard_url, admin_api_url=admin_api_url)
+        self._options = RenderOptions(
+            dashboard_url=dashboard_url,
+            admin_api_url=admin_api_url,
+            templates=templates or TemplatesConfig(),
+        )
         self._domain = addr_spec(self._sender).rpartition("@")[2].lower()
         self.destination = email_destination(host, port)
 
@@ -116,7 +123,8 @@ class EmailNotifier:
         """The e-mail for `notification` (pure: the same notification, the same bytes)."""
         n = notification
         msg = EmailMessage()
-        msg["Subject"] = header_value(render.subject(n))
+        subject = header_value(render.subject(n, self._options))
+        msg["Subject"] = subject
         msg["From"] = self._sender
         msg["To"] = ", ".join(self._recipients)
         msg["Date"] = email.utils.format_datetime(datetime.fromtimestamp(n.created_at, UTC))
@@ -126,7 +134,7 @@ class EmailNotifier:
             msg["In-Reply-To"] = root
             msg["References"] = root
         if not n.digest:
-            msg["Thread-Topic"] = header_value(render.subject(n))
+            msg["Thread-Topic"] = subject
             msg["Thread-Index"] = thread_index(n)
         # RFC 3834: an automatic message; asks auto-responders not to answer it.
         msg["Auto-Submitted"] = "auto-generated"

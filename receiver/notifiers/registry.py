@@ -42,7 +42,10 @@ def _instances(receiver: ReceiverConfig, settings: Settings) -> Sequence[Notifie
         if slack.webhook_url is not None:
             found.append(
                 SlackNotifier(
-                    webhook_url=slack.webhook_url, dashboard_url=dashboard, admin_api_url=admin
+                    webhook_url=slack.webhook_url,
+                    dashboard_url=dashboard,
+                    admin_api_url=admin,
+                    templates=receiver.templates,
                 )
             )
         else:
@@ -54,6 +57,7 @@ def _instances(receiver: ReceiverConfig, settings: Settings) -> Sequence[Notifie
                     dashboard_url=dashboard,
                     admin_api_url=admin,
                     public_url=settings.public_url,
+                    templates=receiver.templates,
                 )
             )
     for email in receiver.email:
@@ -72,6 +76,7 @@ def _instances(receiver: ReceiverConfig, settings: Settings) -> Sequence[Notifie
                 recipients=email.to,
                 dashboard_url=dashboard,
                 admin_api_url=admin,
+                templates=receiver.templates,
             )
         )
     if receiver.console:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from receiver.config.receivers import TemplatesConfig
 from receiver.model import ErrorCount, Notification, Reason
 from receiver.text import is_control
 from receiver.timefmt import hhmm
@@ -104,6 +105,8 @@ class RenderOptions:
     public_url: str | None = None
     # Top errors beyond this are summarised as "… and N more".
     max_errors: int = 10
+    # The receiver's own title, summary line and e-mail subject (none: the built-in text).
+    templates: TemplatesConfig = field(default_factory=TemplatesConfig)
 
 
 def style(notification: Notification) -> Style:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from receiver import __version__
 from receiver.cli import classify as cli_classify
 from receiver.cli import incidents as cli_incidents
+from receiver.cli import preview as cli_preview
 from receiver.cli import send_test as cli_send_test
 from receiver.cli import state as cli_state
 from receiver.cli import supabase as cli_supabase
@@ -70,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_state.register(commands, _config_option)
     cli_incidents.register(commands, _config_option)
     cli_send_test.register(commands, _config_option)
+    cli_preview.register(commands, _config_option)
     cli_classify.register(commands, _config_option)
 
     version = commands.add_parser("version", help="print the version")
@@ -184,7 +186,7 @@ def _run_until_stopped(server: uvicorn.Server) -> None:
 
 def _check_config(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    mismatches = settings.classifier.mismatches()
+    mismatches = [*settings.classifier.mismatches(), *cli_preview.template_problems(settings)]
     for mismatch in mismatches:
         print(f"failwatch: {mismatch}", file=sys.stderr)
     if mismatches:

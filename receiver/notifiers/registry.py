@@ -36,7 +36,7 @@ def build_notifiers(settings: Settings) -> dict[tuple[str, str], Notifier]:
 
 def _instances(receiver: ReceiverConfig, settings: Settings) -> Sequence[Notifier]:
     # Same order as integration_specs: slack, email, console.
-    dashboard, admin = settings.dashboard_url, _admin_url(settings)
+    dashboard, admin = settings.dashboard_url, admin_api_url(settings)
     found: list[Notifier] = []
     for slack in receiver.slack:
         if slack.webhook_url is not None:
@@ -84,7 +84,8 @@ def _instances(receiver: ReceiverConfig, settings: Settings) -> Sequence[Notifie
     return found
 
 
-def _admin_url(settings: Settings) -> str | None:
+def admin_api_url(settings: Settings) -> str | None:
+    """The admin API's listing of failed generations, linked from every message."""
     if settings.public_url is None:
         return None
     return settings.public_url.rstrip("/") + "/api/admin/failed-generations?status=all"

@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
+        "--log-format",
+        choices=("json", "text"),
+        help="log lines and console notifications (default: $FAILWATCH_LOG_FORMAT, json)",
+    )
+    serve.add_argument(
         "--insecure-no-auth",
         action="store_true",
         help="accept webhooks without a shared secret, and open the console without an "
@@ -91,7 +96,9 @@ def _serve(args: argparse.Namespace) -> int:
     from receiver.web.app import create_app
 
     settings = load_settings(args.config)
-    logs.configure(settings.log_level)
+    if args.log_format:
+        settings = settings.model_copy(update={"log_format": args.log_format})
+    logs.configure(settings.log_level, settings.log_format)
     if not settings.webhook_secrets() and not args.insecure_no_auth:
         print(
             "failwatch: FAILWATCH_WEBHOOK_SECRET is not set; refusing to accept "

@@ -260,6 +260,11 @@ class Settings(BaseSettings):
         1000, ge=1, le=100_000, description="silences running (active or pending) at once"
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
+    log_format: Literal["json", "text"] = Field(
+        "json",
+        description="log lines and console notifications: `json` (an object a line, for a log "
+        "pipeline) or `text` (for a person at a terminal); `serve --log-format` too",
+    )
 
     dashboard_url: str | None = Field(None, description="link in alerts, e.g. the Supabase table")
     public_url: str | None = Field(

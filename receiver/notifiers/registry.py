@@ -80,7 +80,7 @@ def _instances(receiver: ReceiverConfig, settings: Settings) -> Sequence[Notifie
             )
         )
     if receiver.console:
-        found.append(ConsoleNotifier())
+        found.append(ConsoleNotifier(json_lines=settings.log_format == "json"))
     return found
 
 

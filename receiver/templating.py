@@ -20,7 +20,8 @@ runs on every notification and sees text that failing requests wrote:
   stopped.
 - **Escaped per target.** Each `{{ … }}` is escaped for where the text goes (`Target`):
   mrkdwn's `&`, `<`, `>` for Slack, HTML for the e-mail's HTML part, nothing for plain
-  text; the template's own literal text is the operator's and is kept as written.
+  text. The template's own literal text is the operator's: kept as written for Slack (a
+  runbook link, a mention) and plain text, shown as text in HTML.
 
 A template that fails to compile raises `TemplateProblem` (a `ValueError`, so the
 configuration names the key); one that fails to render raises it too, and the renderer
@@ -250,6 +251,11 @@ def _compile(source: str, target: Target) -> jinja2.Template:
         for node in tree.find_all(nodes.Node):
             if not isinstance(node, _ALLOWED_NODES):
                 raise TemplateProblem(f"line {node.lineno}: {_construct(node)} is not allowed")
+        if target is Target.HTML:
+            # One template serves Slack and e-mail: its own text is written for Slack
+            # (a `<url|label>` link), so the HTML part shows it as text, not as markup.
+            for data in tree.find_all(nodes.TemplateData):
+                data.data = html.escape(data.data)
         return environment.from_string(tree)
     except jinja2.TemplateError as exc:
         raise TemplateProblem(_describe(exc)) from None

@@ -188,10 +188,21 @@ def test_values_are_escaped_for_their_target_and_literal_text_is_not(
     )
 
 
+def test_literal_text_is_kept_for_slack_and_shown_as_text_in_html() -> None:
+    source = "<https://runbook.example/{{ category }}|runbook> & {{ top_error }}"
+    slack = render(source, Target.SLACK, top_error="<b>")
+    assert slack == "<https://runbook.example/rate_limit|runbook> & &lt;b&gt;"
+    page = render(source, Target.HTML, top_error="<b>")
+    assert page == "&lt;https://runbook.example/rate_limit|runbook&gt; &amp; &lt;b&gt;"
+    assert render(source, Target.TEXT, top_error="<b>") == (
+        "<https://runbook.example/rate_limit|runbook> & <b>"
+    )
+
+
 def test_html_escapes_quotes_and_no_filter_unescapes() -> None:
     text = "\"><script>alert('x')</script>"
-    out = render("<b>{{ top_error|string|lower }}</b>", Target.HTML, top_error=text)
-    assert out == "<b>&quot;&gt;&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;</b>"
+    out = render("[{{ top_error|string|lower }}]", Target.HTML, top_error=text)
+    assert out == "[&quot;&gt;&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;]"
 
 
 # No deadline: a loaded machine is slow; the render's own time bound is what is tested.

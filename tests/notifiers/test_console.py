@@ -12,10 +12,12 @@ from receiver.model import DigestEntry, ErrorCount, Notification, Reason
 from receiver.notifiers.console import ConsoleNotifier
 from receiver.notifiers.render.terminal import terminal_line
 from tests.notifiers.samples import later, notification
+from tests.notifiers.test_render_storm import digest
 
 pytestmark = pytest.mark.anyio
 X = "\u00d7"
 TOP = f"top error 31{X} Rate limit exceeded: 429 Too Many Requests (retry after 20s)"
+HELD = {"window_failures": 4, "episode_failures": 9}
 LATER_TOP = f"top error 43{X} Rate limit exceeded: 429 Too Many Requests (retry after 20s)"
 
 
@@ -71,26 +73,12 @@ LATER_TOP = f"top error 43{X} Rate limit exceeded: 429 Too Many Requests (retry 
         ),
         # a digest: what it holds, one group after the other
         (
-            notification(
-                labels={},
-                reason=Reason.DIGEST,
-                digest=(
-                    DigestEntry(
-                        title="timeout on sdxl",
-                        reason=Reason.NEW_FAILURES,
-                        window_failures=4,
-                        episode_failures=9,
-                    ),
-                    DigestEntry(
-                        title="quota on flux",
-                        reason=Reason.RESOLVED,
-                        window_failures=0,
-                        episode_failures=3,
-                    ),
-                ),
+            digest(
+                DigestEntry(title="timeout on sdxl", reason=Reason.NEW_FAILURES, **HELD),
+                DigestEntry(title="quota on flux", reason=Reason.RESOLVED, **HELD),
             ),
-            "14:10 UTC digest Digest · 2 groups with held-back updates:"
-            " timeout on sdxl — +4 (9 in episode); quota on flux — resolved (3 in episode)",
+            "14:13 UTC digest Digest · 2 groups with held-back updates:"
+            " timeout on sdxl — +4 (9 in episode); quota on flux — resolved (9 in episode)",
         ),
     ],
 )

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from receiver.config.receivers import TemplatesConfig
-from receiver.model import ErrorCount, Reason
+from receiver.model import ErrorCount, Notification, Reason
 from receiver.notifiers.render import RenderOptions, html_body, slack_message, subject, text_body
 from receiver.notifiers.slack import SlackNotifier
 from receiver.templating import escape_mrkdwn
@@ -32,7 +32,17 @@ def templates(**sources: str) -> TemplatesConfig:
     return TemplatesConfig.model_validate(sources)
 
 
-def hostile(**changes: Any) -> Any:
+def bot(slack: SlackStandIn, own: TemplatesConfig) -> SlackNotifier:
+    return SlackNotifier(
+        bot_token=SecretStr(slack.token),
+        channel="#alerts",
+        api_url=slack.api_url,
+        timeout=5,
+        templates=own,
+    )
+
+
+def hostile(**changes: Any) -> Notification:
     error = ErrorCount(fingerprint="fp-h", message=HOSTILE, error_type="Err", count=4)
     return notification(top_errors=(error,), **changes)
 
@@ -44,13 +54,7 @@ async def test_slack_shows_the_templates_and_escapes_what_failures_wrote(
         title="{{ category }} on {{ model }}: {{ top_error }}",
         summary="{{ default }} Runbook: <https://runbook.example/{{ category }}|open it>",
     )
-    notifier = SlackNotifier(
-        bot_token=SecretStr(slack.token),
-        channel="#alerts",
-        api_url=slack.api_url,
-        timeout=5,
-        templates=own,
-    )
+    notifier = bot(slack, own)
     await notifier.send(hostile())
 
     [message] = slack.messages.values()
@@ -110,13 +114,7 @@ async def test_a_template_that_fails_leaves_the_built_in_text(
 ) -> None:
     # Fine on an incident with errors (as check-config's samples have), not without.
     own = templates(title="{{ top_errors[0].message }}")
-    notifier = SlackNotifier(
-        bot_token=SecretStr(slack.token),
-        channel="#alerts",
-        api_url=slack.api_url,
-        timeout=5,
-        templates=own,
-    )
+    notifier = bot(slack, own)
     await notifier.send(notification(top_errors=()))
 
     [message] = slack.messages.values()

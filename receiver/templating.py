@@ -124,6 +124,9 @@ def _collect(stream: Iterator[str], limit: int) -> str:
     """The rendered chunks up to `limit` characters, within the time allowed."""
     deadline = time.monotonic() + RENDER_SECONDS
 
+    # Nothing stops a running generator from outside; a trace function runs at every
+    # line of the template's compiled code (its loops included), so it can. Work done in
+    # one C call is bounded by the value limits instead.
     def tracer(frame: FrameType, event: str, arg: object) -> Any:
         if time.monotonic() > deadline:
             raise TemplateProblem(f"took longer than {RENDER_SECONDS:g} s to render")

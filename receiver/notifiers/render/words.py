@@ -17,7 +17,7 @@ from typing import Any
 
 from receiver.config.receivers import TemplatesConfig
 from receiver.engine.incidents import incident_id
-from receiver.model import Notification, Reason
+from receiver.model import Notification
 from receiver.notifiers.render import facts
 from receiver.templating import Target, Template, TemplateProblem, escape_for
 
@@ -127,7 +127,7 @@ def _words(
     limit: int,
 ) -> str:
     escape = escape_for(target)
-    if template is None or notification.digest or notification.reason is Reason.DIGEST:
+    if template is None or notification.digest:
         return escape(builtin)
     try:
         text = template.render(fields(notification, default=builtin), target, limit=limit)

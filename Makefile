@@ -27,7 +27,7 @@ $(STAMP): $(UV) pyproject.toml uv.lock
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/failwatch serve --host $(HOST) --port $(PORT) $(if $(FAILWATCH_WEBHOOK_SECRET),,--insecure-no-auth)
+	$(VENV)/bin/failwatch serve --host $(HOST) --port $(PORT) --log-format text $(if $(FAILWATCH_WEBHOOK_SECRET),,--insecure-no-auth)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check receiver tests $(SCRIPTS)

@@ -1,4 +1,5 @@
-"""Structured logs: one JSON object per line on stderr."""
+"""Logs on stderr, one line a record: a JSON object (`json`, the default: for a log
+pipeline) or a line a person reads (`text`: `make run`, a terminal)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,40 @@ class JSONFormatter(logging.Formatter):
         return text
 
 
+class TextFormatter(logging.Formatter):
+    """`18:20:01 WARNING failwatch.delivery: notification will be retried reason=network`:
+    the time (UTC), level, logger and message, then the record's fields as key=value
+    (a value with spaces or quotes as JSON), on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = time.strftime("%H:%M:%S", time.gmtime(record.created))
+        fields = [
+            f"{key}={_text_value(value)}"
+            for key, value in record.__dict__.items()
+            if key not in _RESERVED and not key.startswith("_")
+        ]
+        line = " ".join(
+            [f"{when} {record.levelname} {record.name}: {record.getMessage()}", *fields]
+        )
+        if record.exc_info and record.exc_info[0] is not None:
+            line += f" error={_text_value(f'{record.exc_info[0].__name__}: {record.exc_info[1]}')}"
+            return line + "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def _text_value(value: Any) -> str:
+    """A field's value as text: JSON unless it is a plain word, and nothing a terminal
+    would act on (a control character is written as its escape)."""
+    text = _encode(value)
+    if isinstance(value, str) and value and not any(c.isspace() or c in "\"'=" for c in value):
+        text = value
+    return _printable(text)
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
+
+
 class LineHandler(logging.Handler):
     """One `write(2)` per record on an unbuffered file descriptor: no flush per line
     (a stream flush cost as much as formatting the line), and a crash loses nothing that
@@ -65,9 +100,9 @@ class LineHandler(logging.Handler):
             self.handleError(record)
 
 
-def configure(level: str = "info") -> None:
+def configure(level: str = "info", log_format: str = "json") -> None:
     handler = LineHandler(sys.stderr.fileno())
-    handler.setFormatter(JSONFormatter())
+    handler.setFormatter(TextFormatter() if log_format == "text" else JSONFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

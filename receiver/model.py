@@ -171,8 +171,9 @@ class Notification(BaseModel):
     """One flush of one group to one receiver: what a notifier renders and sends.
 
     `thread` carries what earlier flushes of the same episode left behind (a Slack
-    channel and ts, an e-mail Message-ID), so a notifier can update or reply instead of
-    starting over; a notifier's `send` returns the refs to keep for later flushes.
+    channel and ts), so a notifier can update or reply instead of starting over; a
+    notifier's `send` returns the refs to keep for later flushes. (E-mail needs none:
+    its thread is derived from the incident id.)
     """
 
     model_config = ConfigDict(frozen=True)

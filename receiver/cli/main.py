@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from receiver import __version__
 from receiver.cli import classify as cli_classify
 from receiver.cli import incidents as cli_incidents
+from receiver.cli import preview as cli_preview
 from receiver.cli import send_test as cli_send_test
 from receiver.cli import state as cli_state
 from receiver.cli import supabase as cli_supabase
@@ -53,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
+        "--log-format",
+        choices=("json", "text"),
+        help="log lines and console notifications (default: $FAILWATCH_LOG_FORMAT, json)",
+    )
+    serve.add_argument(
         "--insecure-no-auth",
         action="store_true",
         help="accept webhooks without a shared secret, and open the console without an "
@@ -79,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_state.register(commands, _config_option)
     cli_incidents.register(commands, _config_option)
     cli_send_test.register(commands, _config_option)
+    cli_preview.register(commands, _config_option)
     cli_classify.register(commands, _config_option)
 
     version = commands.add_parser("version", help="print the version")
@@ -98,7 +105,9 @@ def _serve(args: argparse.Namespace) -> int:
     from receiver.web.app import create_app
 
     settings = load_settings(args.config)
-    logs.configure(settings.log_level)
+    if args.log_format:
+        settings = settings.model_copy(update={"log_format": args.log_format})
+    logs.configure(settings.log_level, settings.log_format)
     if not settings.webhook_secrets() and not args.insecure_no_auth:
         print(
             "failwatch: FAILWATCH_WEBHOOK_SECRET is not set; refusing to accept "
@@ -201,7 +210,7 @@ def _check_config(args: argparse.Namespace) -> int:
         print(f"failwatch: --at takes an ISO 8601 time, not {args.at[:40]!r}", file=sys.stderr)
         return 2
     settings = load_settings(args.config)
-    mismatches = settings.classifier.mismatches()
+    mismatches = [*settings.classifier.mismatches(), *cli_preview.template_problems(settings)]
     for mismatch in mismatches:
         print(f"failwatch: {mismatch}", file=sys.stderr)
     if mismatches:

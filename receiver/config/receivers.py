@@ -7,12 +7,23 @@ console). Without a YAML `receivers:` list, the environment alone makes one rece
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    SecretStr,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from receiver.config.addresses import valid_address
 from receiver.model import Mentions
+from receiver.templating import Template, TemplateProblem
 
 
 class SlackConfig(BaseModel):
@@ -60,6 +71,39 @@ class EmailConfig(BaseModel):
         return None if value is None else valid_address(value)
 
 
+def _compiled(value: object) -> Template:
+    if isinstance(value, Template):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected a template (text with {{ field }} placeholders)")
+    try:
+        return Template(value)
+    except TemplateProblem as exc:
+        raise ValueError(f"template: {exc}") from None
+
+
+# Compiled while the configuration loads, so a template that cannot be used is refused
+# with its receiver and key named.
+_Template = Annotated[
+    Template,
+    PlainValidator(_compiled),
+    PlainSerializer(lambda template: template.source, return_type=str),
+    WithJsonSchema({"type": "string"}),
+]
+
+
+class TemplatesConfig(BaseModel):
+    """What a receiver's messages say, in place of the built-in text (see README,
+    "Templates"): the title (Slack's header, the e-mail's first line), the summary line
+    under it, and the e-mail subject."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: _Template | None = None
+    summary: _Template | None = None
+    email_subject: _Template | None = None
+
+
 class ReceiverConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -69,6 +113,7 @@ class ReceiverConfig(BaseModel):
     console: bool = False
     # Whom its Slack messages ping, on routes that set no `mention` of their own.
     mention: Mentions = ()
+    templates: TemplatesConfig = TemplatesConfig()
 
     @model_validator(mode="after")
     def _has_integration(self) -> Self:

@@ -30,6 +30,7 @@ from receiver.config.addresses import valid_address
 from receiver.config.classifier import ClassifierSettings
 from receiver.config.receivers import EmailConfig, ReceiverConfig, SlackConfig
 from receiver.durations import Duration
+from receiver.engine import ratelimit
 from receiver.engine.rates import FlatlineRule, RateRule
 from receiver.engine.retention import DAY, RetentionPolicy
 from receiver.engine.routing import DEFAULT_MAX_GROUPS, Route, RouteConfig, Timing, build_routes
@@ -59,10 +60,11 @@ class DeliverySettings(BaseModel):
     max_age: Duration = 86400.0
     backoff_initial: Duration = 2.0
     backoff_max: Duration = 300.0
-    # At most this many messages per second to one destination (a Slack channel),
-    # with bursts of `burst`: Slack allows about one per second per channel.
+    # At most this many API calls per second to one destination (a Slack channel),
+    # with bursts of `burst`: Slack allows about one per second per channel. A burst
+    # holds at least the calls of one delivery (a Slack update is two).
     rate_per_second: float = Field(1.0, gt=0)
-    burst: int = Field(3, ge=1)
+    burst: int = Field(3, ge=ratelimit.MOST_CALLS)
     lease: Duration = 60.0
 
 
@@ -259,6 +261,11 @@ class Settings(BaseSettings):
         1000, ge=1, le=100_000, description="silences running (active or pending) at once"
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
+    log_format: Literal["json", "text"] = Field(
+        "json",
+        description="log lines and console notifications: `json` (an object a line, for a log "
+        "pipeline) or `text` (for a person at a terminal); `serve --log-format` too",
+    )
 
     dashboard_url: str | None = Field(None, description="link in alerts, e.g. the Supabase table")
     public_url: str | None = Field(

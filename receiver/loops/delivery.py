@@ -173,7 +173,14 @@ class DeliveryWorker:
             await self._bury(row, f"no integration {row.integration} in receiver {row.receiver}")
             return
         now = self._clock()
-        wait = await self._store.write(lambda tx: self._take_token(tx, row.destination, now))
+        calls = ratelimit.api_calls(
+            row.notification.reason,
+            updates_in_place=notifier.updates_in_place,
+            threaded=bool(row.notification.thread),
+        )
+        wait = await self._store.write(
+            lambda tx: self._take_tokens(tx, row.destination, calls, now)
+        )
         if wait > 0:  # rate limited: try again when a token is back, without an attempt
             due = self._clock() + wait
             await self._store.write(
@@ -280,17 +287,19 @@ class DeliveryWorker:
         self._count(row, "dead")
         log.error("notification moved to the dead letter", extra={**_describe(row), "error": why})
 
-    def _take_token(self, tx: Tx, destination: str, now: float) -> float:
-        """Take a token of the destination's shared bucket: 0, or seconds to wait."""
+    def _take_tokens(self, tx: Tx, destination: str, calls: int, now: float) -> float:
+        """Take a token per call of the destination's shared bucket: 0, or seconds to
+        wait (then nothing is taken)."""
         tokens, updated_at = outbox.load_bucket(
             tx, destination, full=float(self._settings.burst), now=now
         )
-        take = ratelimit.take_token(
+        take = ratelimit.take_tokens(
             tokens,
             updated_at,
             now=now,
             rate=self._settings.rate_per_second,
             burst=self._settings.burst,
+            calls=calls,
         )
         if take.wait == 0:
             outbox.save_bucket(tx, destination, tokens=take.tokens, now=now)

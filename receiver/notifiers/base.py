@@ -20,6 +20,9 @@ class Notifier(Protocol):
     # Where it delivers, without secrets (a channel, a host): a per-destination key
     # for rate limits and a human-readable name for logs.
     destination: str
+    # It edits what it sent and replies in its thread (Slack in bot mode): a later
+    # flush is then two API calls, and takes two rate-limit tokens.
+    updates_in_place: bool
 
     async def send(self, notification: Notification) -> Mapping[str, str] | None: ...
 

@@ -1,9 +1,15 @@
-"""E-mail over SMTP (aiosmtplib): one multipart message per flush, threaded per episode.
+"""E-mail over SMTP (aiosmtplib): one multipart message per flush, one thread per incident.
 
-Each message has a text and an HTML part, a Message-ID derived from the notification id
-(so a retried delivery is recognisably the same message) and, after the first flush of a
-group episode, In-Reply-To/References pointing at the episode's first Message-ID, which
-`send` returns for the delivery worker to keep. Every header value passes through
+Each message has a text and an HTML part and a Message-ID derived from the notification
+id (so a retried delivery is recognisably the same message). The thread is derived from
+the incident id, not stored: the incident's first message has the Message-ID
+`<failwatch.incident.{id}@domain>`, and every later one (updates, new errors, repeats,
+the resolution) points at it in In-Reply-To and References — so it holds when the first
+message was lost or its record pruned, and after a restart, with no state to keep. The
+subject stays the same for the whole incident (`render.subject`), which Gmail needs on
+top of the references; Outlook threads by Thread-Topic and Thread-Index, whose 22-byte
+root is also derived from the incident (a 5-byte child block per later message, as
+Outlook appends them). Every header value passes through
 `header_value`, which removes CR, LF and every other control or invisible formatting
 character, so a model id or category cannot inject a header. `valid_address` checks an
 address when configuration is loaded.
@@ -15,6 +21,7 @@ password never appears in an error message or a log line.
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import hashlib
 import logging
@@ -30,8 +37,10 @@ from pydantic import SecretStr
 
 from receiver.config.addresses import addr_spec, valid_address
 from receiver.config.integrations import email_destination
+from receiver.config.receivers import TemplatesConfig
+from receiver.engine.incidents import incident_id
 from receiver.errors import ConfigError, DeliveryError
-from receiver.model import Notification
+from receiver.model import Notification, Reason
 from receiver.notifiers import render
 from receiver.notifiers.render import RenderOptions, facts
 
@@ -44,8 +53,10 @@ _REPLY_CHARS = 200
 # 538 encryption required for the mechanism, 454 temporary authentication failure.
 _AUTH_CODES = frozenset({454, 530, 534, 535, 538})
 
-_MESSAGE_ID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
 _ID_PART = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Thread-Index: FILETIME counts 100 ns ticks since 1601-01-01, 11,644,473,600 s before 1970.
+_FILETIME_EPOCH = 11_644_473_600
+_TICKS = 10_000_000
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +72,11 @@ class EmailNotifier:
     `tls`: "none" (plain, port 25 style), "starttls" (upgrade, required) or "tls"
     (implicit TLS, port 465 style). `username` + `password` enable AUTH. `tls_context`
     replaces the system trust store (a private CA; tests). `timeout` bounds every step.
+    `templates` are the receiver's own title, summary line and subject.
     """
 
     integration = "email"
+    updates_in_place = False
 
     def __init__(
         self,
@@ -80,6 +93,7 @@ class EmailNotifier:
         local_hostname: str | None = None,
         dashboard_url: str | None = None,
         admin_api_url: str | None = None,
+        templates: TemplatesConfig | None = None,
     ) -> None:
         if not recipients:
             raise ConfigError("email: at least one recipient is needed")
@@ -94,7 +108,11 @@ class EmailNotifier:
         self._username, self._password = username, password
         self._tls_context, self._timeout = tls_context, timeout
         self._local_hostname = local_hostname
-        self._options = RenderOptions(dashboard_url=dashboard_url, admin_api_url=admin_api_url)
+        self._options = RenderOptions(
+            dashboard_url=dashboard_url,
+            admin_api_url=admin_api_url,
+            templates=templates or TemplatesConfig(),
+        )
         self._domain = addr_spec(self._sender).rpartition("@")[2].lower()
         self.destination = email_destination(host, port)
 
@@ -105,15 +123,19 @@ class EmailNotifier:
         """The e-mail for `notification` (pure: the same notification, the same bytes)."""
         n = notification
         msg = EmailMessage()
-        msg["Subject"] = header_value(render.subject(n))
+        subject = header_value(render.subject(n, self._options))
+        msg["Subject"] = subject
         msg["From"] = self._sender
         msg["To"] = ", ".join(self._recipients)
         msg["Date"] = email.utils.format_datetime(datetime.fromtimestamp(n.created_at, UTC))
         msg["Message-ID"] = self.message_id(n)
-        first = self.thread_id(n)
-        if first is not None:
-            msg["In-Reply-To"] = first
-            msg["References"] = first
+        root = self.thread_root(n)
+        if root is not None:
+            msg["In-Reply-To"] = root
+            msg["References"] = root
+        if not n.digest:
+            msg["Thread-Topic"] = subject
+            msg["Thread-Index"] = thread_index(n)
         # RFC 3834: an automatic message; asks auto-responders not to answer it.
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Auto-Response-Suppress"] = "All"
@@ -128,17 +150,22 @@ class EmailNotifier:
         return msg
 
     def message_id(self, notification: Notification) -> str:
-        """`<failwatch.{notification id}@{sender's domain}>`, stable across retries."""
-        raw = notification.id
-        part = raw if _ID_PART.fullmatch(raw) else _digest(raw)[:32]
-        return f"<failwatch.{part}@{self._domain}>"
+        """The incident's root id for its first message, `<failwatch.{notification
+        id}@{sender's domain}>` for any other: stable across retries."""
+        if notification.reason is Reason.FIRST:
+            return self._incident_message_id(notification)
+        return f"<failwatch.{_id_part(notification.id)}@{self._domain}>"
 
-    def thread_id(self, notification: Notification) -> str | None:
-        """The episode's first Message-ID, when this is a later flush."""
-        first = header_value((notification.thread or {}).get("message_id", ""))
-        if _MESSAGE_ID.fullmatch(first) and first != self.message_id(notification):
-            return first
-        return None
+    def thread_root(self, notification: Notification) -> str | None:
+        """The Message-ID of the incident's first message, when this is a later one (a
+        digest belongs to no incident)."""
+        if notification.reason is Reason.FIRST or notification.digest:
+            return None
+        return self._incident_message_id(notification)
+
+    def _incident_message_id(self, notification: Notification) -> str:
+        ident = incident_id(notification.group_key, notification.episode)
+        return f"<failwatch.incident.{_id_part(ident)}@{self._domain}>"
 
     async def send(self, notification: Notification) -> Mapping[str, str] | None:
         msg = self.message(notification)
@@ -168,7 +195,7 @@ class EmailNotifier:
                     "refused": {r: f"{reply.code}" for r, reply in refused.items()},
                 },
             )
-        return {"message_id": self.thread_id(notification) or self.message_id(notification)}
+        return None  # the thread is derived from the incident: nothing to keep
 
     async def close(self) -> None:
         # One connection per message: alerts are rare, idle SMTP connections get dropped.
@@ -221,6 +248,34 @@ def _certificate_problem(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def thread_index(notification: Notification) -> str:
+    """Outlook's Thread-Index: a 22-byte root — a reserved byte, the incident's start
+    as FILETIME (its 5 high bytes) and 16 bytes of a digest of the incident id — then,
+    for a later message, one 5-byte block (a code bit, 31 bits of the time since the
+    root, a nibble left 0 where Outlook puts random bits, the sequence number's low
+    nibble). Base64, as Outlook writes it."""
+    n = notification
+    ident = incident_id(n.group_key, n.episode)
+    start = _filetime(n.first_seen)
+    root = b"\x01" + start.to_bytes(8, "big")[:5] + hashlib.sha256(ident.encode()).digest()[:16]
+    if n.reason is Reason.FIRST:
+        return base64.b64encode(root).decode()
+    elapsed = max(0, _filetime(n.created_at) - (start >> 24 << 24))
+    # Outlook's two scales: 1.6 ms units up to about 1.7 years, 51.2 ms units beyond.
+    code, units = (0, elapsed >> 18) if elapsed < 1 << 49 else (1, elapsed >> 23)
+    block = code << 39 | (units & 0x7FFFFFFF) << 8 | (n.sequence & 0xF)
+    return base64.b64encode(root + block.to_bytes(5, "big")).decode()
+
+
+def _filetime(epoch: float) -> int:
+    return int((epoch + _FILETIME_EPOCH) * _TICKS)
+
+
+def _id_part(raw: str) -> str:
+    """`raw` where it is safe in a Message-ID, else a digest of it (stable, distinct)."""
+    return raw if _ID_PART.fullmatch(raw) else _digest(raw)[:32]
 
 
 def _digest(text: str) -> str:

@@ -36,13 +36,16 @@ def build_notifiers(settings: Settings) -> dict[tuple[str, str], Notifier]:
 
 def _instances(receiver: ReceiverConfig, settings: Settings) -> Sequence[Notifier]:
     # Same order as integration_specs: slack, email, console.
-    dashboard, admin = settings.dashboard_url, _admin_url(settings)
+    dashboard, admin = settings.dashboard_url, admin_api_url(settings)
     found: list[Notifier] = []
     for slack in receiver.slack:
         if slack.webhook_url is not None:
             found.append(
                 SlackNotifier(
-                    webhook_url=slack.webhook_url, dashboard_url=dashboard, admin_api_url=admin
+                    webhook_url=slack.webhook_url,
+                    dashboard_url=dashboard,
+                    admin_api_url=admin,
+                    templates=receiver.templates,
                 )
             )
         else:
@@ -54,6 +57,7 @@ def _instances(receiver: ReceiverConfig, settings: Settings) -> Sequence[Notifie
                     dashboard_url=dashboard,
                     admin_api_url=admin,
                     public_url=settings.public_url,
+                    templates=receiver.templates,
                 )
             )
     for email in receiver.email:
@@ -72,14 +76,16 @@ def _instances(receiver: ReceiverConfig, settings: Settings) -> Sequence[Notifie
                 recipients=email.to,
                 dashboard_url=dashboard,
                 admin_api_url=admin,
+                templates=receiver.templates,
             )
         )
     if receiver.console:
-        found.append(ConsoleNotifier())
+        found.append(ConsoleNotifier(json_lines=settings.log_format == "json"))
     return found
 
 
-def _admin_url(settings: Settings) -> str | None:
+def admin_api_url(settings: Settings) -> str | None:
+    """The admin API's listing of failed generations, linked from every message."""
     if settings.public_url is None:
         return None
     return settings.public_url.rstrip("/") + "/api/admin/failed-generations?status=all"

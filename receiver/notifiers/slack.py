@@ -33,6 +33,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from receiver.config.integrations import slack_channel_destination, slack_webhook_destination
+from receiver.config.receivers import TemplatesConfig
 from receiver.errors import ConfigError, DeliveryError
 from receiver.model import Notification, Reason
 from receiver.notifiers import render
@@ -84,7 +85,8 @@ class SlackNotifier:
     """Posts incidents to Slack; exactly one of `webhook_url` or `bot_token` + `channel`.
 
     `api_url` is the Web API base (a stand-in's in tests); `dashboard_url` and
-    `admin_api_url` become links in every message; `timeout` bounds each HTTP call.
+    `admin_api_url` become links in every message; `timeout` bounds each HTTP call;
+    `templates` are the receiver's own title and summary line.
     """
 
     integration = "slack"
@@ -100,6 +102,7 @@ class SlackNotifier:
         admin_api_url: str | None = None,
         public_url: str | None = None,
         timeout: int = DEFAULT_TIMEOUT,
+        templates: TemplatesConfig | None = None,
     ) -> None:
         if (webhook_url is None) == (bot_token is None):
             raise ConfigError("slack: set either webhook_url or bot_token (with channel)")
@@ -109,7 +112,10 @@ class SlackNotifier:
             admin_api_url=admin_api_url,
             actions=bot_token is not None,
             public_url=public_url,
+            templates=templates or TemplatesConfig(),
         )
+        # Bot mode edits its messages in place: a later flush is two calls.
+        self.updates_in_place = bot_token is not None
         self._webhook: AsyncWebhookClient | None = None
         self._web: AsyncWebClient | None = None
         self._channel = ""

@@ -33,7 +33,7 @@ def test_kill_9_mid_delivery_then_restart_loses_nothing(tmp_path: Path) -> None:
             "FAILWATCH_GROUP_INTERVAL": "2s",
             # Slow enough that the kill lands while messages are still going out.
             "FAILWATCH_DELIVERY__RATE_PER_SECOND": "6",
-            "FAILWATCH_DELIVERY__BURST": "1",
+            "FAILWATCH_DELIVERY__BURST": "2",
             "FAILWATCH_DELIVERY__LEASE": "3s",
             # Every update of the 24 groups must reach its message, not a digest 10 min
             # later (storm control's budget is tested in tests/loops/test_storm.py).

@@ -37,6 +37,7 @@ class Recorder:
 
     integration = "console"
     destination = "recorder"
+    updates_in_place = False
 
     def __init__(self) -> None:
         self.sent: list[Notification] = []

@@ -18,6 +18,9 @@ from tests.standins.smtp import SmtpStandIn
 pytestmark = pytest.mark.anyio
 
 SENDER = "Failwatch <failwatch@alerts.example.com>"
+# The sample incident's first message: its id is derived from the incident id (a digest
+# of it: the sample's group key is no safe Message-ID part).
+FIRST_ID = "<failwatch.incident.b755de6226c71c2ec33b7b2ee7003ad4@alerts.example.com>"
 RECIPIENTS = ("oncall@example.com", "ml-team@example.org")
 
 
@@ -58,17 +61,18 @@ async def test_an_alert_arrives_as_multipart_text_and_html(
     server = smtp[mode]
     refs = await mailer(server).send(notification())
 
-    assert refs == {"message_id": "<failwatch.n-0001@alerts.example.com>"}
+    assert refs is None  # the thread is derived from the incident: nothing to keep
     [mail] = server.messages
     assert mail.tls is (mode != "none")
     assert mail.authenticated_as == (SMTP_USER if mode != "none" else None)
     assert mail.mail_from == "failwatch@alerts.example.com"
     assert mail.rcpt_tos == RECIPIENTS
     message = mail.message
-    assert message["Subject"] == "[failwatch] \u23f3 37 failures · rate_limit · flux-pro"
+    assert message["Subject"] == "[failwatch] \u23f3 rate_limit · flux-pro"
     assert message["From"] == SENDER
     assert message["To"] == "oncall@example.com, ml-team@example.org"
-    assert message["Message-ID"] == "<failwatch.n-0001@alerts.example.com>"
+    # A long Message-ID is folded onto its own line: its value is what is inside.
+    assert message["Message-ID"].strip() == FIRST_ID
     assert message["Date"] == "Wed, 15 Jan 2025 14:10:29 +0000"
     assert message["Auto-Submitted"] == "auto-generated"
     assert message["In-Reply-To"] is None
@@ -86,26 +90,21 @@ async def test_later_flushes_reply_to_the_first_message_of_the_episode(
 ) -> None:
     server = smtp["none"]
     notifier = mailer(server)
-    refs: dict[str, str] | None = None
+    # No thread refs are passed on: each message finds its incident's root by itself.
     for flush in (notification(), later(2, Reason.NEW_FAILURES), later(3, Reason.RESOLVED)):
-        result = await notifier.send(flush.model_copy(update={"thread": refs}))
-        assert result is not None
-        refs = dict(result)
-    first_id = "<failwatch.n-0001@alerts.example.com>"
-    assert refs == {"message_id": first_id}
-    ids = [mail.message["Message-ID"] for mail in server.messages]
+        assert await notifier.send(flush) is None
+    ids = [mail.message["Message-ID"].strip() for mail in server.messages]
     assert ids == [
-        first_id,
+        FIRST_ID,
         "<failwatch.n-0002@alerts.example.com>",
         "<failwatch.n-0003@alerts.example.com>",
     ]
+    assert server.messages[0].message["In-Reply-To"] is None
     for mail in server.messages[1:]:
-        assert mail.message["In-Reply-To"] == first_id
-        assert mail.message["References"] == first_id
-    assert (
-        server.messages[2].message["Subject"]
-        == "[failwatch] \u2705 RESOLVED · rate_limit · flux-pro"
-    )
+        assert mail.message["In-Reply-To"].strip() == FIRST_ID
+        assert mail.message["References"].strip() == FIRST_ID
+    subjects = {mail.message["Subject"] for mail in server.messages}
+    assert subjects == {"[failwatch] \u23f3 rate_limit · flux-pro"}
 
 
 async def test_no_value_can_inject_a_header(smtp: dict[str, SmtpStandIn]) -> None:
@@ -115,7 +114,6 @@ async def test_no_value_can_inject_a_header(smtp: dict[str, SmtpStandIn]) -> Non
             "category": "rate_limit\r\nBcc: victim@evil.test",
             "model_id": "flux\nX-Injected: yes\r\n\r\n<b>body</b>",
         },
-        thread={"message_id": "<a@b>\r\nBcc: other@evil.test"},
     )
     await mailer(server).send(n)
     [mail] = server.messages
@@ -123,10 +121,14 @@ async def test_no_value_can_inject_a_header(smtp: dict[str, SmtpStandIn]) -> Non
     headers = mail.data.split(b"\r\n\r\n", 1)[0].decode()
     assert "Bcc" not in mail.message
     assert "X-Injected" not in mail.message
-    assert "In-Reply-To" not in mail.message  # not a Message-ID: ignored
     assert mail.message["Subject"] == (
-        "[failwatch] \U0001f6a8 37 failures · rate_limit Bcc: victim@evil.test"
-        " · flux X-Injected: yes <b>body</b>"
+        "[failwatch] \U0001f6a8 rate_limit Bcc: victim@evil.test · flux X-Injected: yes <b>body</b>"
+    )
+    assert mail.message["Thread-Topic"] == mail.message["Subject"]
+    # The group key (from the same labels) only reaches the Message-ID as a digest.
+    assert re.fullmatch(
+        r"<failwatch\.incident\.[0-9a-f]{32}@alerts\.example\.com>",
+        mail.message["Message-ID"].strip(),
     )
     assert "\nBcc:" not in headers
     assert "\nX-Injected:" not in headers
@@ -141,8 +143,7 @@ def test_the_message_matches_its_snapshot() -> None:
     )
     first = notification()
     assert_snapshot("email_first.eml", notifier.message(first).as_string())
-    refs = {"message_id": notifier.message_id(first)}
-    second = later(3, Reason.NEW_ERROR, thread=refs)
+    second = later(3, Reason.NEW_ERROR)
     assert_snapshot("email_new_error.eml", notifier.message(second).as_string())
     # The same notification gives the same bytes (a retry is the same message).
     assert notifier.message(second).as_bytes() == notifier.message(second).as_bytes()
@@ -151,13 +152,18 @@ def test_the_message_matches_its_snapshot() -> None:
 def test_message_ids_are_stable_and_well_formed() -> None:
     notifier = EmailNotifier(host="h", sender=SENDER, recipients=RECIPIENTS)
     uuid = "0b6f1c9e-1b7e-4c43-9b0a-3f5e0a8f1d11"
-    assert notifier.message_id(notification(id=uuid)) == f"<failwatch.{uuid}@alerts.example.com>"
+    update = later(2, Reason.NEW_FAILURES, id=uuid)
+    assert notifier.message_id(update) == f"<failwatch.{uuid}@alerts.example.com>"
     # Ids that are not safe in a Message-ID are hashed (stably, and distinctly).
-    odd = [notifier.message_id(notification(id=i)) for i in ("r/g:1 <x>", "r/g:2 <x>")]
-    assert odd == [notifier.message_id(notification(id=i)) for i in ("r/g:1 <x>", "r/g:2 <x>")]
-    assert odd[0] != odd[1]
-    for message_id in odd:
-        assert re.fullmatch(r"<failwatch\.[0-9a-f]{32}@alerts\.example\.com>", message_id)
+    odd = [later(2, Reason.NEW_FAILURES, id=i) for i in ("r/g:1 <x>", "r/g:2 <x>")]
+    roots = [notification(group_key=key) for key in ("r/g:1 <x>", "r/g:2 <x>")]
+    ids = [notifier.message_id(n) for n in (*odd, *roots)]
+    assert ids == [notifier.message_id(n) for n in (*odd, *roots)]
+    assert len(set(ids)) == 4
+    for message_id in ids:
+        assert re.fullmatch(
+            r"<failwatch\.(incident\.)?[0-9a-f]{32}@alerts\.example\.com>", message_id
+        )
 
 
 @pytest.mark.parametrize(
@@ -228,8 +234,7 @@ async def test_a_partly_refused_delivery_is_not_retried(
     """The accepted recipients have the message: a retry would send it twice."""
     server = smtp["none"]
     server.fail_next(code=550, stage="RCPT")
-    refs = await mailer(server).send(notification())
-    assert refs == {"message_id": "<failwatch.n-0001@alerts.example.com>"}
+    assert await mailer(server).send(notification()) is None
     [mail] = server.messages
     assert mail.rcpt_tos == (RECIPIENTS[1],)
     [record] = [r for r in caplog.records if r.name == "receiver.notifiers.email"]

@@ -21,6 +21,7 @@ from receiver.notifiers.render import (
     text_body,
     thread_reply,
 )
+from receiver.templating import escape_mrkdwn
 from tests.notifiers.samples import T0, later, notification, with_details
 from tests.notifiers.snapshots import assert_json_snapshot, assert_snapshot
 
@@ -157,7 +158,8 @@ def test_a_resolved_incident_is_green_and_drops_its_action() -> None:
     # An empty list, not a missing key: chat.update then removes the open one's bar.
     assert message.attachments == []
     assert "border-top:4px solid #1a7f37;" in html_body(n)
-    assert subject(n).startswith("[failwatch] \u2705 ")
+    # The subject keeps the incident's own emoji: a changed subject splits the thread.
+    assert subject(n) == "[failwatch] \U0001f4b0 quota · flux-pro"
 
 
 def test_stuck_generations_are_not_called_failures() -> None:
@@ -173,7 +175,7 @@ def test_resolved_turns_the_header_and_says_how_long_it_was_quiet() -> None:
     )
     assert "no new failures for 34 min" in message.blocks[1]["text"]["text"]
     assert thread_reply(n).startswith(":white_check_mark: Resolved: no new failures for 34 min")
-    assert subject(n) == "[failwatch] \u2705 RESOLVED · rate_limit · flux-pro"
+    assert subject(n) == "[failwatch] \u23f3 rate_limit · flux-pro"
 
 
 def test_the_thread_reply_says_what_changed() -> None:
@@ -211,8 +213,10 @@ def test_new_errors_are_marked_in_the_code_block() -> None:
     ]
 
 
-def test_the_subject_reads_like_the_headline() -> None:
-    assert subject(notification()) == "[failwatch] \u23f3 37 failures · rate_limit · flux-pro"
+def test_the_subject_names_the_incident_and_never_changes_during_it() -> None:
+    # Counts and state live in the body: mail clients thread by the subject.
+    subjects = {subject(n) for n in FLUSHES.values()}
+    assert subjects == {"[failwatch] \u23f3 rate_limit · flux-pro"}
 
 
 @pytest.mark.parametrize(
@@ -327,7 +331,7 @@ def test_html_escapes_every_value() -> None:
 
 def test_control_characters_never_reach_the_subject() -> None:
     n = notification(labels={"category": "rate\r\nlimit", "model_id": "flux\nBcc: x@evil.test\x00"})
-    assert subject(n) == "[failwatch] \U0001f6a8 37 failures · rate limit · flux Bcc: x@evil.test"
+    assert subject(n) == "[failwatch] \U0001f6a8 rate limit · flux Bcc: x@evil.test"
 
 
 # -- Block Kit limits ----------------------------------------------------------------
@@ -387,12 +391,12 @@ def test_errors_beyond_max_errors_are_counted_not_shown() -> None:
 
 @given(st.text(max_size=400), st.integers(min_value=2, max_value=300))
 def test_cut_escaped_text_stays_within_limits_and_whole_entities(text: str, limit: int) -> None:
-    result = blocks.cut(blocks.escape(text), limit)
+    result = blocks.cut(escape_mrkdwn(text), limit)
     assert len(result) <= limit
     assert "<" not in result
     assert ">" not in result
     assert re.fullmatch(r"(?:[^&]|&amp;|&lt;|&gt;)*", result, re.DOTALL)
-    if len(blocks.escape(text)) > limit:
+    if len(escape_mrkdwn(text)) > limit:
         assert result.endswith("…")
 
 

@@ -39,7 +39,9 @@ def test_an_overflow_group_names_a_few_folded_models_and_counts_the_rest() -> No
     n = overflow(37, ("flux-a", "flux-b", "flux-c"))
     header = slack_message(n).blocks[0]["text"]["text"]
     assert "unknown · 37 more models failing: flux-a, flux-b, flux-c, … and 34 others" in header
-    assert "37 more models failing" in subject(n)
+    # The subject stays put as the overflow group grows: the count is in the body.
+    assert subject(n) == "[failwatch] \u2754 unknown · more models"
+    assert "37 more models failing" in text_body(n)
     assert n.title == "unknown on 37 more models"
 
 

@@ -159,6 +159,9 @@ async def test_mute_makes_a_silence_and_unmute_expires_it(
         until = _hhmm(r.e.clock() + 4 * 3600)
         assert message.replies[-1].text == f"Muted until {until} by bob"
         assert await r.state() == "muted"
+        # The post and the mute's update (chat.update + reply) took the channel's three
+        # tokens; the unmute's two calls wait for two more.
+        r.e.clock.advance(2)
         await r.click(message, "failwatch.unmute")
         assert await silences.listing(r.e.store, include_expired=False, now=r.e.clock()) == []
         assert ids(r.message()) == ["failwatch.ack", "failwatch.mute", "failwatch.resolve"]

@@ -25,8 +25,10 @@ from typing import Any
 
 from receiver.engine.incidents import MUTE_FOR, IncidentState, incident_id, mark_lines
 from receiver.model import Notification, Reason
-from receiver.notifiers.render import facts
+from receiver.notifiers.render import facts, words
 from receiver.notifiers.render.facts import ELLIPSIS, TIMES, RenderOptions
+from receiver.templating import Target
+from receiver.templating import escape_mrkdwn as escape
 
 HEADER_CHARS = 150
 SECTION_CHARS = 3000
@@ -64,11 +66,6 @@ class SlackMessage:
     attachments: list[Block]
 
 
-def escape(text: str) -> str:
-    """mrkdwn-safe text: Slack's three control characters as entities."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def escape_code(text: str) -> str:
     """Text for inside a code span or block: escaped, and unable to close it."""
     return escape(text).replace("`", _BACKTICK_LOOKALIKE)
@@ -89,8 +86,10 @@ def slack_message(notification: Notification, options: RenderOptions | None = No
     if notification.digest:
         return _digest_message(notification, options)
     blocks: list[Block] = [
-        _header(notification),
-        _mrkdwn_section(_pinged(notification, escape(facts.status(notification)))),
+        _header(notification, options),
+        _mrkdwn_section(
+            _pinged(notification, words.summary(notification, options.templates, Target.SLACK))
+        ),
         _fields(notification),
     ]
     if notification.top_errors:
@@ -114,14 +113,16 @@ def slack_message(notification: Notification, options: RenderOptions | None = No
         if style.action
         else []
     )
-    return SlackMessage(text=fallback_text(notification), blocks=blocks, attachments=attachments)
+    return SlackMessage(
+        text=fallback_text(notification, options), blocks=blocks, attachments=attachments
+    )
 
 
 def _digest_message(notification: Notification, options: RenderOptions) -> SlackMessage:
     """A digest: its header, why it was sent, and one line per held-back group."""
     listed = "\n".join(f"• {escape(line)}" for line in facts.digest_lines(notification))
     blocks = [
-        _header(notification),
+        _header(notification, options),
         _mrkdwn_section(escape(facts.status(notification))),
         _mrkdwn_section(listed),
         _context(_links(notification, options)),
@@ -130,11 +131,12 @@ def _digest_message(notification: Notification, options: RenderOptions) -> Slack
     return SlackMessage(text=cut(text, FALLBACK_CHARS), blocks=blocks, attachments=[])
 
 
-def fallback_text(notification: Notification) -> str:
+def fallback_text(notification: Notification, options: RenderOptions | None = None) -> str:
     """What notifications and clients without Block Kit show."""
+    templates = (options or RenderOptions()).templates
     lines = [
-        f"{facts.slack_emoji(notification)} {escape(facts.headline(notification))}",
-        escape(facts.status(notification)),
+        f"{facts.slack_emoji(notification)} {words.title(notification, templates, Target.SLACK)}",
+        words.summary(notification, templates, Target.SLACK),
     ]
     if notification.top_errors:
         first = notification.top_errors[0]
@@ -205,9 +207,10 @@ def _more_errors(number: int) -> str:
     return f"{ELLIPSIS} and {facts.count(number, 'more distinct error')}" if number else ""
 
 
-def _header(notification: Notification) -> Block:
+def _header(notification: Notification, options: RenderOptions) -> Block:
     emoji = facts.slack_emoji(notification)
-    text = cut(f"{emoji} {escape(facts.headline(notification))}", HEADER_CHARS)
+    title = words.title(notification, options.templates, Target.SLACK)
+    text = cut(f"{emoji} {title}", HEADER_CHARS)
     return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
 
 

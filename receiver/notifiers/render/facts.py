@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from receiver.config.receivers import TemplatesConfig
 from receiver.model import ErrorCount, Notification, Reason
 from receiver.text import is_control
 from receiver.timefmt import hhmm
@@ -104,6 +105,8 @@ class RenderOptions:
     public_url: str | None = None
     # Top errors beyond this are summarised as "… and N more".
     max_errors: int = 10
+    # The receiver's own title, summary line and e-mail subject (none: the built-in text).
+    templates: TemplatesConfig = field(default_factory=TemplatesConfig)
 
 
 def style(notification: Notification) -> Style:
@@ -111,6 +114,11 @@ def style(notification: Notification) -> Style:
         return DIGEST_STYLE
     if notification.resolved:
         return RESOLVED_STYLE
+    return category_style(notification)
+
+
+def category_style(notification: Notification) -> Style:
+    """The look of the incident's category, open or resolved."""
     return STYLES.get(category(notification), CUSTOM_STYLE)
 
 
@@ -177,6 +185,24 @@ def headline(notification: Notification) -> str:
     if notification.resolved:
         return f"RESOLVED · {category(notification)} · {model(notification)}"
     return summary(notification)
+
+
+def topic(notification: Notification) -> str:
+    """`rate_limit · flux-pro`: the incident in words that stay the same for as long as it
+    lasts — no count, no state — from its group's labels alone, so an e-mail subject
+    (which clients thread by) never changes: `rate_limit · more models` for an overflow
+    group, the other labels' values where the group has no model."""
+    n = notification
+    if n.digest:
+        return "Digest"
+    noun = n.labels.get("overflow")
+    if noun:
+        what = f"more {noun}s"
+    else:
+        what = n.labels.get("model_id") or " · ".join(
+            value for name, value in sorted(n.labels.items()) if name != "category" and value
+        )
+    return one_line(" · ".join(part for part in (category(n), what) if part), 2 * LABEL_CHARS)
 
 
 def summary(notification: Notification) -> str:

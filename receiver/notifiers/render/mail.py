@@ -4,7 +4,8 @@ The HTML is built for mail clients rather than browsers: tables for layout, inli
 styles only, no images, no scripts, a fixed maximum width — the subset that Gmail,
 Outlook and Apple Mail all render alike. Every value is HTML-escaped. The subject is a
 single line of printable characters (header sanitising itself happens where headers
-are set, in the notifier).
+are set, in the notifier), and the same for every message of an incident — Gmail and
+Outlook split a thread whose subject changes — so counts and state live in the body.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from __future__ import annotations
 from html import escape
 
 from receiver.model import ErrorCount, Notification
-from receiver.notifiers.render import facts
+from receiver.notifiers.render import facts, words
 from receiver.notifiers.render.facts import RenderOptions
+from receiver.templating import Target
 
 SUBJECT_PREFIX = "[failwatch]"
 SUBJECT_CHARS = 200
@@ -26,17 +28,28 @@ _MUTED = "#57606a"
 _BORDER = "#d0d7de"
 
 
-def subject(notification: Notification) -> str:
-    """`[failwatch] ⏳ 37 failures · rate_limit · flux-pro`."""
-    emoji = facts.style(notification).emoji
-    return facts.one_line(f"{SUBJECT_PREFIX} {emoji} {facts.headline(notification)}", SUBJECT_CHARS)
+def subject(notification: Notification, options: RenderOptions | None = None) -> str:
+    """`[failwatch] ⏳ rate_limit · flux-pro`, from the first message of an incident to its
+    resolution (the category's emoji, even once resolved), or the receiver's
+    `email_subject`; a digest says what it holds."""
+    n = notification
+    if n.digest:
+        return facts.one_line(
+            f"{SUBJECT_PREFIX} {facts.DIGEST_STYLE.emoji} {facts.summary(n)}", SUBJECT_CHARS
+        )
+    emoji = facts.category_style(n).emoji
+    builtin = facts.one_line(f"{SUBJECT_PREFIX} {emoji} {facts.topic(n)}", SUBJECT_CHARS)
+    templates = (options or RenderOptions()).templates
+    return facts.one_line(words.email_subject(n, templates, builtin), SUBJECT_CHARS)
 
 
 def text_body(notification: Notification, options: RenderOptions | None = None) -> str:
     options = options or RenderOptions()
     n = notification
     action = facts.style(n).action
-    lines = [facts.headline(n), "", facts.status(n), *([action] if action else []), ""]
+    title = words.title(n, options.templates, Target.TEXT)
+    status = words.summary(n, options.templates, Target.TEXT)
+    lines = [title, "", status, *([action] if action else []), ""]
     if n.digest:
         lines += [f"  {line}" for line in facts.digest_lines(n)]
         return "\n".join([*lines, "", "-- ", _footer(n)]) + "\n"
@@ -68,11 +81,12 @@ def html_body(notification: Notification, options: RenderOptions | None = None) 
     n = notification
     style = facts.style(n)
     colour = style.colour
+    title = words.title(n, options.templates, Target.HTML, builtin=facts.summary(n))
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(subject(n))}</title></head>",
+        f"<title>{escape(subject(n, options))}</title></head>",
         f'<body style="margin:0;padding:0;background:#f6f8fa;font-family:{_FONT};color:#1f2328;">',
         '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0"'
         ' style="background:#f6f8fa;"><tr><td align="center" style="padding:24px 12px;">',
@@ -81,9 +95,9 @@ def html_body(notification: Notification, options: RenderOptions | None = None) 
         f'border-top:4px solid {colour};border-radius:6px;">',
         f'<tr><td style="padding:20px 24px 0 24px;">{_badge(n, style)}</td></tr>',
         f'<tr><td style="padding:8px 24px 4px 24px;font-size:20px;line-height:28px;'
-        f'font-weight:600;">{escape(facts.summary(n))}</td></tr>',
+        f'font-weight:600;">{title}</td></tr>',
         f'<tr><td style="padding:0 24px 16px 24px;font-size:14px;line-height:20px;'
-        f'color:{colour};">{escape(facts.status(n))}'
+        f'color:{colour};">{words.summary(n, options.templates, Target.HTML)}'
         + (f"<br>{escape(style.action)}" if style.action else "")
         + "</td></tr>",
     ]

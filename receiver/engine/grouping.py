@@ -11,8 +11,10 @@ Alertmanager's semantics, as one pure function with the clock passed in:
   repeats every 10m, one shorter than `group_interval` every `group_interval` — unless
   someone acknowledged its incident;
 - after `resolve_after` without failures it is `resolved` and its episode ends; the next
-  failure opens a new episode (and a new first message). A group of stuck generations
-  resolves as soon as all of them have left `processing`.
+  failure opens a new episode (and a new first message). A group of stuck generations or
+  rule alerts (members) resolves as soon as all of them have cleared, and never from quiet
+  while one has not: a rule that keeps firing with an unchanged message records nothing
+  new, and is no less an outage for it.
 Failures held by a silence are not pending: they neither notify nor keep a group open.
 
 Before any of that, `batch_failures` decides which group each new failure joins (its
@@ -47,6 +49,8 @@ class GroupState:
     resolved: bool = False
     # Stuck groups: every generation it holds has left `processing` (resolve at once).
     all_cleared: bool = False
+    # A member (stuck generation, firing rule) is not cleared yet: quiet resolves nothing.
+    members_open: bool = False
     # Someone took the incident: no `repeat` re-posts until the episode ends.
     acknowledged: bool = False
 
@@ -63,6 +67,7 @@ def state_of(group: GroupRow) -> GroupState:
         has_new_error=group.has_new_error,
         resolved=group.resolved,
         all_cleared=group.members > 0 and group.members_cleared == group.members,
+        members_open=group.members_cleared < group.members,
         acknowledged=group.acknowledged,
     )
 
@@ -77,6 +82,7 @@ def after_flush(group: GroupState, now: float) -> GroupState:
         pending_since=None,
         last_flush_at=now,
         has_new_error=False,
+        members_open=group.members_open,
         acknowledged=group.acknowledged,
     )
 
@@ -91,7 +97,9 @@ def decide(group: GroupState, now: float, timing: Timing) -> Reason | None:
         if group.flushes == 0:
             return Reason.FIRST
         return Reason.NEW_ERROR if group.has_new_error else Reason.NEW_FAILURES
-    if group.all_cleared or now >= group.last_active + timing.resolve_after:
+    if group.all_cleared or (
+        not group.members_open and now >= group.last_active + timing.resolve_after
+    ):
         return Reason.RESOLVED
     if _repeats(group) and now >= _repeat_due(group, timing):
         return Reason.REPEAT
@@ -115,10 +123,10 @@ def next_due(group: GroupState, timing: Timing) -> float | None:
         return flush_due(group, timing)
     if group.all_cleared:
         return group.last_active
-    due = group.last_active + timing.resolve_after
+    dues = [] if group.members_open else [group.last_active + timing.resolve_after]
     if _repeats(group):
-        due = min(due, _repeat_due(group, timing))
-    return due
+        dues.append(_repeat_due(group, timing))
+    return min(dues, default=None)
 
 
 def _repeats(group: GroupState) -> bool:

@@ -51,7 +51,7 @@ class SpikeRig:
 
 
 @asynccontextmanager
-async def spike_rig(tmp_path: Path, state_url: str) -> AsyncIterator[SpikeRig]:
+async def spike_rig(tmp_path: Path, state_url: str | None) -> AsyncIterator[SpikeRig]:
     async with engine(tmp_path, state_url=state_url, group_wait=0) as e:
         watch = SpikeWatch(
             runner=RuleRunner(e.store, e.metrics),
@@ -65,7 +65,7 @@ async def spike_rig(tmp_path: Path, state_url: str) -> AsyncIterator[SpikeRig]:
 
 
 async def test_a_burst_after_a_quiet_day_fires_once_updates_and_resolves(
-    tmp_path: Path, state_url: str
+    tmp_path: Path, state_url: str | None
 ) -> None:
     async with spike_rig(tmp_path, state_url) as rig:
         await rig.quiet_day()
@@ -98,12 +98,15 @@ async def test_a_burst_after_a_quiet_day_fires_once_updates_and_resolves(
             Reason.NEW_FAILURES,
             Reason.RESOLVED,
         ]
-        assert rig.e.metrics.registry.get_sample_value(
-            "failwatch_failures_total", {"category": "failure_spike"}
-        ) == 2
+        assert (
+            rig.e.metrics.registry.get_sample_value(
+                "failwatch_failures_total", {"category": "failure_spike"}
+            )
+            == 2
+        )
 
 
-async def test_no_decision_before_a_day_of_history(tmp_path: Path, state_url: str) -> None:
+async def test_no_decision_before_a_day_of_history(tmp_path: Path, state_url: str | None) -> None:
     async with spike_rig(tmp_path, state_url) as rig:
         await rig.burst(50)  # a new deployment's first hour: nothing to compare with
         for _ in range(3):
@@ -112,7 +115,7 @@ async def test_no_decision_before_a_day_of_history(tmp_path: Path, state_url: st
 
 
 async def test_a_few_failures_after_a_silent_day_do_not_fire(
-    tmp_path: Path, state_url: str
+    tmp_path: Path, state_url: str | None
 ) -> None:
     async with spike_rig(tmp_path, state_url) as rig:
         await rig.quiet_day()
@@ -122,7 +125,7 @@ async def test_a_few_failures_after_a_silent_day_do_not_fire(
         assert rig.sent() == []
 
 
-async def test_the_rules_own_alerts_are_not_counted(tmp_path: Path, state_url: str) -> None:
+async def test_the_rules_own_alerts_are_not_counted(tmp_path: Path, state_url: str | None) -> None:
     async with spike_rig(tmp_path, state_url) as rig:
         await rig.quiet_day()
         await rig.burst(12)

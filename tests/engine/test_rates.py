@@ -4,8 +4,11 @@ hysteresis."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from receiver.engine.rates import (
+    DAY,
     Counts,
     FailureCounts,
     FlatlineRule,
@@ -242,3 +245,27 @@ def test_spike_message() -> None:
         "(same window yesterday: 2; last 24 h: 30)"
     )
     assert spike_message("timeout", None, SPIKE, counts).startswith("timeout (no model): 40")
+
+
+LOUDNESS = [Signal.CALM, Signal.ELEVATED, Signal.BREACH]
+
+
+@given(
+    current=st.integers(0, 100_000),
+    day_before=st.integers(0, 100_000),
+    trailing_day=st.integers(0, 10_000_000),
+)
+def test_a_spike_is_always_far_above_the_usual(
+    current: int, day_before: int, trailing_day: int
+) -> None:
+    counts = FailureCounts(current, day_before, trailing_day)
+    signal = spike_signal(SPIKE, counts, history=True)
+    usual = max(day_before, trailing_day * SPIKE.window / DAY)
+    if signal is Signal.BREACH:
+        assert current >= SPIKE.min_failed
+        assert current >= SPIKE.factor * usual and current >= usual + SPIKE.min_failed
+    if current == 0:
+        assert signal is Signal.CALM
+    # One more failure never makes it calmer.
+    louder = spike_signal(SPIKE, FailureCounts(current + 1, day_before, trailing_day), history=True)
+    assert LOUDNESS.index(louder) >= LOUDNESS.index(signal)

@@ -191,13 +191,7 @@ class FailureSpikeSettings(BaseModel):
     interval: Duration = Field(60.0, gt=0)
 
     def rule(self) -> SpikeRule:
-        return SpikeRule(
-            window=self.window,
-            min_failed=self.min_failed,
-            factor=self.factor,
-            pending=self.pending,
-            recover_after=self.recover_after,
-        )
+        return SpikeRule(**self.model_dump(exclude={"enabled", "interval"}))
 
 
 class WebhookPathSettings(BaseModel):

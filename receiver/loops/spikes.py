@@ -115,7 +115,7 @@ class SpikeWatch:
                 leases.set_cursor(tx, WATCHING_CURSOR, now)
             oldest = stored.oldest_failure(tx)
             since = min(t for t in (watching, oldest, now) if t is not None)
-            return True, stored.failure_counts(tx, now=now, window=rule.window), since
+            return True, stored.failure_counts(tx, now=now, window=rule.window, day=DAY), since
 
         held, rows, since = await self._store.write(read)
         if not held:

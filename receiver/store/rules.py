@@ -8,8 +8,6 @@ from collections.abc import Iterable
 from receiver.rows import FailureCountRow, RuleStateRow
 from receiver.store.tx import Tx
 
-DAY = 86400.0
-
 # One pass over the last day and a window of failures (the received_at range of the
 # `failures_recent` index, which holds every column read: no table lookups). A rule's own
 # alerts (kind `condition`) are not failures of a model.
@@ -70,11 +68,11 @@ def save_rule_states(tx: Tx, rows: Iterable[RuleStateRow]) -> None:
         )
 
 
-def failure_counts(tx: Tx, *, now: float, window: float) -> list[FailureCountRow]:
-    """Failures per category and model: in `[now - window, …)`, in the same window a day
-    earlier, and in the 24 h before the current window."""
+def failure_counts(tx: Tx, *, now: float, window: float, day: float) -> list[FailureCountRow]:
+    """Failures per category and model: in `[now - window, …)`, in the same window `day`
+    earlier, and in the `day` before the current window."""
     start = now - window
-    rows = tx.fetchall(FAILURE_COUNTS, (start, start - DAY, now - DAY, start, start - DAY))
+    rows = tx.fetchall(FAILURE_COUNTS, (start, start - day, now - day, start, start - day))
     return [
         FailureCountRow(
             category=str(row[0]),

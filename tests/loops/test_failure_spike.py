@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from receiver.engine.rates import SpikeRule, Verdict
+from receiver.engine.rates import DAY, SpikeRule, Verdict
 from receiver.loops.rates import Outcome, RuleRunner
 from receiver.loops.spikes import SpikeWatch
 from receiver.model import Notification, Reason
@@ -132,6 +132,6 @@ async def test_the_rules_own_alerts_are_not_counted(tmp_path: Path, state_url: s
         await rig.evaluate()
         await rig.evaluate()
         counts = await rig.e.store.read(
-            lambda tx: stored.failure_counts(tx, now=rig.e.clock(), window=RULE.window)
+            lambda tx: stored.failure_counts(tx, now=rig.e.clock(), window=RULE.window, day=DAY)
         )
         assert {(row.category, row.model_id) for row in counts} == {("rate_limit", "flux-pro")}

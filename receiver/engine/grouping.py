@@ -82,6 +82,9 @@ def after_flush(group: GroupState, now: float) -> GroupState:
         pending_since=None,
         last_flush_at=now,
         has_new_error=False,
+        # A flush changes no member: one that cleared while a failure was pending still
+        # resolves the group at the next pass, not after resolve_after of quiet.
+        all_cleared=group.all_cleared,
         members_open=group.members_open,
         acknowledged=group.acknowledged,
     )

@@ -71,9 +71,10 @@ def spike_message(slack: SlackStandIn) -> Message | None:
     return found[0] if found else None
 
 
-def text_of(message: Message | None) -> str:
-    assert message is not None
-    return message.text
+def text_of(slack: SlackStandIn) -> str:
+    """The spike alert's current text ('' before there is one)."""
+    message = spike_message(slack)
+    return "" if message is None else message.text
 
 
 def resolved(message: Message | None) -> bool:
@@ -93,21 +94,25 @@ def test_a_burst_after_a_quiet_day_alerts_once_updates_and_resolves(
         "FAILWATCH_SLACK_API_URL": slack.api_url,
         "FAILWATCH_GROUP_WAIT": "0s",
         "FAILWATCH_GROUP_INTERVAL": "1s",
-        "FAILWATCH_FAILURE_SPIKE__WINDOW": "20s",
+        # Every count the alert shows is an update; on a loaded machine the burst arrives
+        # spread out, and past the default 20 updates storm control would hold the
+        # resolution for a digest 10 minutes later (tests/acceptance/test_storm.py).
+        "FAILWATCH_MAX_NOTIFICATIONS": "1000",
+        "FAILWATCH_FAILURE_SPIKE__WINDOW": "30s",
         "FAILWATCH_FAILURE_SPIKE__INTERVAL": "300ms",
     }
     with running_serve(tmp_path, **env) as served:
         fail(served, 12)
-        slack.wait_for(lambda s: spike_message(s) is not None)
-        alert = spike_message(slack)
-        assert alert is not None
-        assert "rate_limit on flux-pro: 12 failures in the last 20 s" in alert.text, alert.text
+        # It may fire at 10 or 11 while the burst is still arriving; then it shows 12.
+        slack.wait_for(
+            lambda s: "rate_limit on flux-pro: 12 failures in the last 30 s" in text_of(s)
+        )
 
         fail(served, 8)  # worse: the same message, updated in place
-        slack.wait_for(lambda s: "20 failures in the last 20 s" in text_of(spike_message(s)))
+        slack.wait_for(lambda s: "20 failures in the last 30 s" in text_of(s))
 
         # No failures for a window: calm three evaluations in a row, then resolved.
-        slack.wait_for(lambda s: resolved(spike_message(s)), timeout=60)
+        slack.wait_for(lambda s: resolved(spike_message(s)), timeout=90)
         assert served.metric("failwatch_loop_errors_total", loop="failure_spike") == 0
         # Every count it showed is a failure of the one alert (how many depends on how the
         # evaluations fell between the webhooks); nothing else spiked.
@@ -119,6 +124,8 @@ def test_a_burst_after_a_quiet_day_alerts_once_updates_and_resolves(
     posts = [
         c
         for c in slack.calls
-        if c.method == "chat.postMessage" and "failure_spike" in str(c.body.get("blocks"))
+        if c.method == "chat.postMessage"
+        and "thread_ts" not in c.body
+        and "failure_spike" in str(c.body.get("blocks"))
     ]
     assert len(posts) == 1  # one alert, never a second message

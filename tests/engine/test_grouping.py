@@ -420,6 +420,16 @@ def test_state_of_a_stored_group(members: int, cleared: int, all_cleared: bool) 
     assert got.members_open is (cleared < members)
 
 
+def test_a_group_whose_members_cleared_while_a_failure_was_pending_resolves_next() -> None:
+    # The rule resolved in the same pass as its last update was recorded: the update goes
+    # out first, and the resolution right after it, not resolve_after later.
+    pending = state(flushes=2, last_flush_at=1000.0, pending=1, all_cleared=True)
+    assert decide(pending, 1300.0, T) is Reason.NEW_FAILURES
+    flushed = after_flush(pending, 1300.0)
+    assert next_due(flushed, T) == flushed.last_active
+    assert decide(flushed, 1300.0, T) is Reason.RESOLVED
+
+
 def test_after_a_flush_nothing_is_pending_and_the_flush_is_counted() -> None:
     flushed = after_flush(state(flushes=1, pending=7, has_new_error=True), 2000.0)
     assert (flushed.flushes, flushed.pending, flushed.pending_since) == (2, 0, None)

@@ -113,11 +113,11 @@ class Metrics:
         self.connections_closed = {r: closed.labels(r) for r in CONNECTION_CLOSE_REASONS}
         self.loop_errors = Counter(
             "failwatch_loop_errors",
-            "Failed passes of the background loops (dispatcher, delivery), by loop.",
+            "Failed passes of the background loops (dispatcher, delivery, failure_spike), by loop.",
             ["loop"],
             registry=self.registry,
         )
-        for loop in ("dispatcher", "delivery"):
+        for loop in ("dispatcher", "delivery", "failure_spike"):
             self.loop_errors.labels(loop)
         self.pgnet_deliveries = Counter(
             "failwatch_pgnet_deliveries",

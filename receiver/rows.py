@@ -224,6 +224,17 @@ class ActionRow:
 
 
 @dataclass(frozen=True, slots=True)
+class FailureCountRow:
+    """Failures of one category and model recorded in each of the spike rule's windows."""
+
+    category: str
+    model_id: str | None
+    current: int
+    day_before: int
+    trailing_day: int
+
+
+@dataclass(frozen=True, slots=True)
 class RuleStateRow:
     """A rate rule's run of evaluations for one scope (a model id, or `*`), as stored."""
 

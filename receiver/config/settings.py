@@ -31,7 +31,7 @@ from receiver.config.classifier import ClassifierSettings
 from receiver.config.receivers import EmailConfig, ReceiverConfig, SlackConfig
 from receiver.durations import Duration
 from receiver.engine import ratelimit
-from receiver.engine.rates import FlatlineRule, RateRule
+from receiver.engine.rates import FlatlineRule, RateRule, SpikeRule
 from receiver.engine.retention import DAY, RetentionPolicy
 from receiver.engine.routing import DEFAULT_MAX_GROUPS, Route, RouteConfig, Timing, build_routes
 from receiver.engine.storm import BudgetLimit
@@ -176,6 +176,37 @@ class FlatlineSettings(BaseModel):
         )
 
 
+class FailureSpikeSettings(BaseModel):
+    """Spikes of failures failwatch itself recorded, per category and model (YAML
+    `failure_spike:`); needs no source database."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    # At most a day: the baseline is the day before it.
+    window: Duration = Field(600.0, gt=0, le=DAY)
+    # Fewer failures than this in the window is never a spike, whatever the usual.
+    min_failed: int = Field(10, ge=1)
+    factor: float = Field(3.0, gt=1)
+    pending: int = Field(2, ge=1, le=100)
+    recover_after: int = Field(3, ge=1, le=100)
+    # How often the rule is evaluated (one replica at a time).
+    interval: Duration = Field(60.0, gt=0)
+
+    def rule(self) -> SpikeRule:
+        return SpikeRule(**self.model_dump(exclude={"enabled", "interval"}))
+
+
+class WebhookPathSettings(BaseModel):
+    """How persistent a problem of the webhook path must be to alert (YAML
+    `webhook_path:`), in sweeps."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pending: int = Field(2, ge=1, le=100)
+    recover_after: int = Field(3, ge=1, le=100)
+
+
 class Settings(BaseSettings):
     """Every setting of failwatch. Field names are the YAML keys and, upper-cased with
     the `FAILWATCH_` prefix, the environment variables."""
@@ -292,6 +323,8 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     failure_rate: FailureRateSettings = Field(default_factory=FailureRateSettings)
     flatline: FlatlineSettings = Field(default_factory=FlatlineSettings)
+    failure_spike: FailureSpikeSettings = Field(default_factory=FailureSpikeSettings)
+    webhook_path: WebhookPathSettings = Field(default_factory=WebhookPathSettings)
 
     http: HttpSettings = Field(default_factory=HttpSettings)
 

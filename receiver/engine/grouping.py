@@ -11,8 +11,10 @@ Alertmanager's semantics, as one pure function with the clock passed in:
   repeats every 10m, one shorter than `group_interval` every `group_interval` — unless
   someone acknowledged its incident;
 - after `resolve_after` without failures it is `resolved` and its episode ends; the next
-  failure opens a new episode (and a new first message). A group of stuck generations
-  resolves as soon as all of them have left `processing`.
+  failure opens a new episode (and a new first message). A group of stuck generations or
+  rule alerts (members) resolves as soon as all of them have cleared, and never from quiet
+  while one has not: a rule that keeps firing with an unchanged message records nothing
+  new, and is no less an outage for it.
 Failures held by a silence are not pending: they neither notify nor keep a group open.
 While the group's route is muted by its time intervals (`muted_until`), nothing is sent:
 failures are counted and wait, a `repeat` waits, and the first answer due once the mute
@@ -51,6 +53,8 @@ class GroupState:
     resolved: bool = False
     # Stuck groups: every generation it holds has left `processing` (resolve at once).
     all_cleared: bool = False
+    # A member (stuck generation, firing rule) is not cleared yet: quiet resolves nothing.
+    members_open: bool = False
     # Someone took the incident: no `repeat` re-posts until the episode ends.
     acknowledged: bool = False
 
@@ -67,6 +71,7 @@ def state_of(group: GroupRow) -> GroupState:
         has_new_error=group.has_new_error,
         resolved=group.resolved,
         all_cleared=group.members > 0 and group.members_cleared == group.members,
+        members_open=group.members_cleared < group.members,
         acknowledged=group.acknowledged,
     )
 
@@ -81,6 +86,10 @@ def after_flush(group: GroupState, now: float) -> GroupState:
         pending_since=None,
         last_flush_at=now,
         has_new_error=False,
+        # A flush changes no member: one that cleared while a failure was pending still
+        # resolves the group at the next pass, not after resolve_after of quiet.
+        all_cleared=group.all_cleared,
+        members_open=group.members_open,
         acknowledged=group.acknowledged,
     )
 
@@ -135,15 +144,20 @@ def next_due(
         due = _resolves_at(group, timing)
         if _repeats(group):
             due = min(due, _repeat_due(group, timing))
-    if muted_until is None:
-        return due
-    return min(max(due, muted_until), _resolves_at(group, timing))
+    if muted_until is not None:
+        due = min(max(due, muted_until), _resolves_at(group, timing))
+    return None if math.isinf(due) else due
 
 
 def _resolves_at(group: GroupState, timing: Timing) -> float:
-    """When the episode ends, once nothing is pending: at once for a stuck group whose
-    generations all cleared, else after `resolve_after` of quiet."""
-    return group.last_active if group.all_cleared else group.last_active + timing.resolve_after
+    """When the episode ends, once nothing is pending: at once when its members (stuck
+    generations, rule alerts) all cleared; never from quiet while one has not (infinity);
+    else after `resolve_after` of quiet."""
+    if group.all_cleared:
+        return group.last_active
+    if group.members_open:
+        return math.inf
+    return group.last_active + timing.resolve_after
 
 
 def _repeats(group: GroupState) -> bool:

@@ -11,6 +11,10 @@ a pure function of counts the loops read:
   that ran 6 generations and failed 3 is not an outage.
 - **flatline** (`flatline`): no generation finished in the last `window` where the same
   window a day earlier had at least `min_baseline`.
+- **failure spike** (`failure_spike`): failures of one category and model that failwatch
+  itself recorded in the last `window`, against what is usual for them — the larger of the
+  same window a day earlier and the trailing 24 h's average window. It needs no source
+  database, so a deployment with only the webhook has it.
 - **webhook path** (`webhook_path`): pg_net's deliveries to failwatch failed, its queue
   grows, or failures turn up only through the sweep.
 
@@ -65,6 +69,17 @@ class FlatlineRule:
     min_baseline: int = 50
     pending: int = 2
     recover_after: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class SpikeRule:
+    """The `failure_spike:` settings."""
+
+    window: float = 600.0
+    min_failed: int = 10
+    factor: float = 3.0
+    pending: int = 2
+    recover_after: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +140,47 @@ def flatline_signal(rule: FlatlineRule, finished: int, baseline_finished: int) -
     return Signal.BREACH if finished == 0 else Signal.CALM
 
 
+DAY = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class FailureCounts:
+    """Failures of one category and model failwatch recorded: in the current window, in the
+    same window a day earlier, and in the 24 h before the current window."""
+
+    current: int
+    day_before: int
+    trailing_day: int
+
+
+def usual_failures(rule: SpikeRule, counts: FailureCounts) -> float:
+    """What one window usually holds: the larger of the same window a day earlier and the
+    trailing day's average window, so neither a quiet yesterday nor a bad night alone
+    sets the bar."""
+    return max(float(counts.day_before), counts.trailing_day * rule.window / DAY)
+
+
+def spike_bar(rule: SpikeRule, usual: float) -> float:
+    """The failures a window needs to be a spike: `factor` times the usual *and*
+    `min_failed` more than it, and never fewer than `min_failed` (so one failure after a
+    silent day, or 4 after 1, is not an outage)."""
+    return max(float(rule.min_failed), rule.factor * usual, usual + rule.min_failed)
+
+
+def spike_signal(rule: SpikeRule, counts: FailureCounts, *, history: bool) -> Signal:
+    """Judge one category and model's window against its usual. Without `history` (failwatch
+    has not been watching for a day and a window) there is no usual to compare with; below
+    half the bar is calm — no failures at all included, whatever the traffic."""
+    if not history:
+        return Signal.UNKNOWN
+    bar = spike_bar(rule, usual_failures(rule, counts))
+    if counts.current >= bar:
+        return Signal.BREACH
+    if counts.current < bar / 2:
+        return Signal.CALM
+    return Signal.ELEVATED
+
+
 def advance(
     state: RuleState, signal: Signal, *, pending: int, recover_after: int, now: float
 ) -> tuple[RuleState, Verdict]:
@@ -178,6 +234,18 @@ def flatline_message(scope: str, rule: FlatlineRule, baseline_finished: int) -> 
     )
 
 
+def spike_message(
+    category: str, model_id: str | None, rule: SpikeRule, counts: FailureCounts
+) -> str:
+    """E.g. "rate_limit on flux-pro: 40 failures in the last 10 min (same window yesterday:
+    2; last 24 h: 30)"."""
+    scope = f"{category} on {model_id}" if model_id else f"{category} (no model)"
+    return (
+        f"{scope}: {counts.current} failures in the last {window_text(rule.window)} "
+        f"(same window yesterday: {counts.day_before}; last 24 h: {counts.trailing_day})"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class PathHealth:
     """What one sweep saw of the webhook path: pg_net's answered deliveries to failwatch's
@@ -190,11 +258,19 @@ class PathHealth:
     queue: int = 0
     previous_queue: int | None = None
     missed: int = 0  # failed rows the missed-failure sweep found without a webhook
+    # Whether pg_net's background worker is running; None when the database does not let
+    # failwatch see it (no such process is no proof then).
+    worker_running: bool | None = None
 
 
 def path_signal(health: PathHealth) -> tuple[Signal, str]:
     """Is the way from Supabase to failwatch broken? A timeout alone says nothing: pg_net
     may record one for a call that was delivered. Persistence is `advance`'s job."""
+    if health.worker_running is False:
+        return Signal.BREACH, (
+            f"webhook path: pg_net's worker is not running: nothing queued is sent "
+            f"({health.queue} requests waiting)"
+        )
     if health.failed or health.errors:
         return Signal.BREACH, (
             f"webhook path: {health.failed + health.errors} pg_net deliveries to failwatch "

@@ -14,7 +14,7 @@ The alert's member id is `<rule>:<scope>:<firing_since>`: each firing is its own
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from receiver.config.settings import Settings
@@ -35,6 +35,7 @@ from receiver.engine.rates import (
     rule_for,
 )
 from receiver.intake.fingerprint import fingerprint
+from receiver.loops.record import record_failure
 from receiver.metrics import Metrics
 from receiver.model import Failure, FailureKind, Source
 from receiver.rows import RuleStateRow
@@ -54,9 +55,6 @@ FLATLINE = "flatline"
 WEBHOOK_PATH = "webhook_path"
 HOOKS_CURSOR = "pgnet.hooks.answered"
 QUEUE_CURSOR = "pgnet.queue"
-# Failed deliveries in 2 sweeps in a row; one bad minute is not an outage of the path.
-PATH_PENDING = 2
-PATH_RECOVER_AFTER = 3
 WHOLE_TABLE = "*"
 """The flatline scope of all models together."""
 
@@ -82,13 +80,16 @@ class RateOptions:
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
-    """One scope's signal this sweep, what its alert would say, and its hysteresis."""
+    """One scope's signal this sweep, what its alert would say, and its hysteresis; the
+    model and any further labels its alert carries."""
 
     scope: str
     signal: Signal
     message: str
     pending: int
     recover_after: int
+    model_id: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +115,7 @@ def rate_evaluations(counts: Sequence[ModelCounts], options: RateOptions) -> lis
                 message=rate_message(row.model_id, rule, current, baseline),
                 pending=rule.pending,
                 recover_after=rule.recover_after,
+                model_id=row.model_id,
             )
         )
     return found
@@ -140,6 +142,7 @@ def flatline_evaluations(counts: Sequence[ModelCounts], options: RateOptions) ->
             ),
             pending=rule.pending,
             recover_after=rule.recover_after,
+            model_id=None if scope == WHOLE_TABLE else scope,
         )
         for scope, finished, baseline in scopes
     ]
@@ -149,26 +152,25 @@ def member_id(rule: str, scope: str, firing_since: float) -> str:
     return f"{rule}:{scope}:{firing_since!r}"
 
 
-def rule_failure(rule: str, scope: str, state: RuleState, message: str, now: float) -> Failure:
+def rule_failure(rule: str, evaluation: Evaluation, state: RuleState, now: float) -> Failure:
     """The failure a firing rule records: one alert (member) per firing, one failure per
     message it shows."""
     assert state.firing_since is not None
-    member = member_id(rule, scope, state.firing_since)
-    model_id = None if scope == WHOLE_TABLE else scope
-    labels = {"category": rule}
-    if model_id is not None:
-        labels["model_id"] = model_id
+    member = member_id(rule, evaluation.scope, state.firing_since)
+    labels = {**evaluation.labels, "category": rule}
+    if evaluation.model_id is not None:
+        labels["model_id"] = evaluation.model_id
     return Failure(
         idempotency_key=f"{member}:{now!r}",
         generation_id=member,
         kind=FailureKind.CONDITION,
         source=Source.SWEEP,
         category=rule,
-        # The rule, not its numbers: every update of a firing is the same error.
-        fingerprint=fingerprint(rule, model_id, rule),
-        message=message,
+        # The rule and scope, not its numbers: every update of a firing is the same error.
+        fingerprint=fingerprint(rule, evaluation.model_id, evaluation.scope),
+        message=evaluation.message,
         error_type=None,
-        model_id=model_id,
+        model_id=evaluation.model_id,
         user_id=None,
         session_id=None,
         occurred_at=iso(now),
@@ -191,59 +193,68 @@ class RuleRunner:
         self._on_new_failure = on_new_failure
 
     async def run(
-        self, rule: str, evaluations: Sequence[Evaluation], *, now: float
+        self,
+        rule: str,
+        evaluations: Sequence[Evaluation],
+        *,
+        now: float,
+        unseen: Signal = Signal.UNKNOWN,
     ) -> list[Outcome]:
-        rows = await self._store.read(lambda tx: stored.load_rule_states(tx, rule))
-        judged = {evaluation.scope for evaluation in evaluations}
-        # A scope with state that had no rows at all this sweep had no traffic: unknown.
-        unseen = [
-            Evaluation(scope, Signal.UNKNOWN, row.message or "", 1, 1)
-            for scope, row in rows.items()
-            if scope not in judged
-        ]
-        outcomes: list[Outcome] = []
-        saved: list[RuleStateRow] = []
-        resolved: list[str] = []
-        recorded = False
-        for evaluation in [*evaluations, *unseen]:
-            row = rows.get(evaluation.scope)
-            before = _state(row)
-            after, verdict = advance(
-                before,
-                evaluation.signal,
-                pending=evaluation.pending,
-                recover_after=evaluation.recover_after,
-                now=now,
-            )
-            message = row.message if row is not None else None
-            # Updates while it is still bad; a recovering alert keeps its last bad counts
-            # until it resolves (a "2%" update would read as a new alarm).
-            if verdict is Verdict.FIRE or (
-                verdict is Verdict.KEEP
-                and evaluation.signal in (Signal.BREACH, Signal.ELEVATED)
-                and evaluation.message != message
-            ):
-                message = evaluation.message
-                failure = rule_failure(rule, evaluation.scope, after, message, now)
-                if await self._store.record_failure(failure, received_at=now):
-                    self._metrics.failures.labels(rule).inc()
-                    recorded = True
-            if verdict is Verdict.RESOLVE:
-                assert before.firing_since is not None
-                resolved.append(member_id(rule, evaluation.scope, before.firing_since))
-                message = None
-            if row is not None or after != RuleState():
-                saved.append(_row(rule, evaluation.scope, after, message, now))
-            if verdict is not Verdict.QUIET:
-                outcomes.append(Outcome(evaluation.scope, verdict, message))
+        """Judge `evaluations` and record what follows in one transaction: the alerts, the
+        rules' state and the cleared members commit together, so a crash cannot leave an
+        alert recorded under a firing the state does not remember (whose member would then
+        never be cleared). A scope with state but no evaluation gets `unseen`."""
 
-        def save(tx: Tx) -> None:
+        def judge(tx: Tx) -> tuple[list[Outcome], list[Failure]]:
+            rows = stored.load_rule_states(tx, rule)
+            judged = {evaluation.scope for evaluation in evaluations}
+            left = [
+                Evaluation(scope, unseen, row.message or "", 1, 1)
+                for scope, row in rows.items()
+                if scope not in judged
+            ]
+            outcomes: list[Outcome] = []
+            recorded: list[Failure] = []
+            saved: list[RuleStateRow] = []
+            for evaluation in [*evaluations, *left]:
+                row = rows.get(evaluation.scope)
+                before = _state(row)
+                after, verdict = advance(
+                    before,
+                    evaluation.signal,
+                    pending=evaluation.pending,
+                    recover_after=evaluation.recover_after,
+                    now=now,
+                )
+                message = row.message if row is not None else None
+                # Updates while it is still bad; a recovering alert keeps its last bad
+                # counts until it resolves (a "2%" update would read as a new alarm).
+                if verdict is Verdict.FIRE or (
+                    verdict is Verdict.KEEP
+                    and evaluation.signal in (Signal.BREACH, Signal.ELEVATED)
+                    and evaluation.message != message
+                ):
+                    message = evaluation.message
+                    failure = rule_failure(rule, evaluation, after, now)
+                    if record_failure(tx, failure, now):
+                        recorded.append(failure)
+                if verdict is Verdict.RESOLVE:
+                    assert before.firing_since is not None
+                    member = member_id(rule, evaluation.scope, before.firing_since)
+                    sweep_rows.clear_member(tx, member, now=now)
+                    message = None
+                if row is not None or after != RuleState():
+                    saved.append(_row(rule, evaluation.scope, after, message, now))
+                if verdict is not Verdict.QUIET:
+                    outcomes.append(Outcome(evaluation.scope, verdict, message))
             stored.save_rule_states(tx, saved)
-            for member in resolved:
-                sweep_rows.clear_member(tx, member, now=now)
+            return outcomes, recorded
 
-        await self._store.write(save)
-        if (recorded or resolved) and self._on_new_failure is not None:
+        outcomes, recorded = await self._store.write(judge)
+        for _ in recorded:
+            self._metrics.failures.labels(rule).inc()
+        changed = recorded or any(o.verdict is Verdict.RESOLVE for o in outcomes)
+        if changed and self._on_new_failure is not None:
             self._on_new_failure()
         for outcome in outcomes:
             if outcome.verdict in (Verdict.FIRE, Verdict.RESOLVE):
@@ -313,10 +324,21 @@ class WebhookPath:
     each delivery once (`failwatch_pgnet_deliveries_total{result}`), and runs the
     `webhook_path` rule on it and on what the missed-failure sweep found."""
 
-    def __init__(self, runner: RuleRunner, store: Store, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        runner: RuleRunner,
+        store: Store,
+        metrics: Metrics,
+        *,
+        pending: int = 2,
+        recover_after: int = 3,
+    ) -> None:
         self._runner = runner
         self._store = store
         self._metrics = metrics
+        # Failed deliveries in `pending` sweeps in a row: one bad minute is not an outage.
+        self._pending = pending
+        self._recover_after = recover_after
         self._present: bool | None = None
 
     async def read(self, reader: SourceReader) -> PathHealth | None:
@@ -355,9 +377,10 @@ class WebhookPath:
             timeouts=seen.timeouts,
             queue=seen.queue,
             previous_queue=None if previous_queue is None else int(previous_queue),
+            worker_running=seen.worker_running,
         )
 
     async def judge(self, health: PathHealth, *, missed: int, now: float) -> list[Outcome]:
         signal, message = path_signal(replace(health, missed=missed))
-        evaluation = Evaluation(WHOLE_TABLE, signal, message, PATH_PENDING, PATH_RECOVER_AFTER)
+        evaluation = Evaluation(WHOLE_TABLE, signal, message, self._pending, self._recover_after)
         return await self._runner.run(WEBHOOK_PATH, [evaluation], now=now)

@@ -47,6 +47,21 @@ DELIVERIES = sql.SQL(
 
 QUEUE = sql.SQL("SELECT count(*) AS queued FROM net.http_request_queue")
 
+# pg_net's background worker is a process of the server: `backend_type` is its bgworker
+# type ("pg_net 0.12.0 worker"; "pg_net worker" in old releases), and newer releases
+# also report it as their `application_name`. Every role sees every session's
+# application_name, but another role's backend_type only with pg_read_all_stats: without
+# that grant and without the name, absence proves nothing (NULL: unknown). The worker
+# that serves this database's queue is connected to this database.
+WORKER = sql.SQL(
+    "SELECT CASE "
+    "WHEN bool_or(backend_type LIKE 'pg\\_net%%worker' "
+    "  OR application_name LIKE 'pg\\_net%%worker') THEN true "
+    "WHEN pg_has_role('pg_read_all_stats', 'USAGE') THEN false "
+    "END AS running "
+    "FROM pg_stat_activity WHERE datname = current_database()"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Deliveries:
@@ -56,6 +71,7 @@ class Deliveries:
     errors: int
     queue: int
     answered_up_to: int | None
+    worker_running: bool | None
 
 
 async def pgnet_present(reader: SourceReader) -> bool:
@@ -66,6 +82,7 @@ async def pgnet_present(reader: SourceReader) -> bool:
 async def read_deliveries(reader: SourceReader, *, after: int) -> Deliveries:
     row = (await reader.fetch(DELIVERIES, {"names": list(HOOK_NAMES), "after": after}))[0]
     queue = (await reader.fetch(QUEUE, {}))[0]
+    worker = (await reader.fetch(WORKER, {}))[0]
     return Deliveries(
         ok=int(row["ok"]),
         failed=int(row["failed"]),
@@ -73,4 +90,5 @@ async def read_deliveries(reader: SourceReader, *, after: int) -> Deliveries:
         errors=int(row["errors"]),
         queue=int(queue["queued"]),
         answered_up_to=None if row["answered_up_to"] is None else int(row["answered_up_to"]),
+        worker_running=worker["running"],
     )

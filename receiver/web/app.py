@@ -23,6 +23,7 @@ from receiver.loops.delivery import DeliveryWorker
 from receiver.loops.dispatcher import Dispatcher
 from receiver.loops.pruner import Pruner
 from receiver.loops.rates import RateOptions, RuleRunner, SourceRates, WebhookPath
+from receiver.loops.spikes import SpikeWatch
 from receiver.loops.sweep_state import StoreSweepState
 from receiver.loops.sweeper import Sweeper, start_sweeper
 from receiver.metrics import Metrics
@@ -105,6 +106,16 @@ def create_app(
         on_error=services.metrics.loop_errors.labels("dispatcher").inc,
     )
     services.loops = [dispatcher.health, delivery.health]
+    spikes = SpikeWatch(
+        runner=RuleRunner(
+            services.store, services.metrics, on_new_failure=services.wake_dispatcher
+        ),
+        store=services.store,
+        rule=settings.failure_spike.rule(),
+        interval=settings.failure_spike.interval,
+        metrics=services.metrics,
+        clock=clock,
+    )
     webhook = WebhookEndpoint(services)
 
     @contextlib.asynccontextmanager
@@ -119,6 +130,8 @@ def create_app(
                 log_ignored_summaries(webhook.tally, stop), name="failwatch-ignored-summary"
             ),
         ]
+        if settings.failure_spike.enabled:  # on the store alone: no source database needed
+            workers.append(asyncio.create_task(spikes.run(stop), name="failwatch-failure-spike"))
         sweeper = _start_sweeper(services, supabase)
         log.info("failwatch started", extra={"state": settings.state_kind()})
         try:
@@ -228,5 +241,11 @@ def _start_sweeper(services: Services, supabase: SupabaseClients) -> Sweeper | N
             RateOptions.from_settings(services.settings),
             stuck_after=services.settings.stuck_after,
         ),
-        webhook_path=WebhookPath(runner, services.store, services.metrics),
+        webhook_path=WebhookPath(
+            runner,
+            services.store,
+            services.metrics,
+            pending=services.settings.webhook_path.pending,
+            recover_after=services.settings.webhook_path.recover_after,
+        ),
     )

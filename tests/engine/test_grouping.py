@@ -164,6 +164,36 @@ CASES = [
         24_400.0,
         Reason.NEW_FAILURES,
     ),
+    # A firing rule (or a stuck generation) whose alert has not cleared: quiet resolves
+    # nothing, however long — an unchanged message records nothing new.
+    (
+        "member not cleared, quiet for resolve_after",
+        state(flushes=1, last_flush_at=1030.0, pending=0, pending_since=None, members_open=True),
+        2800.0,
+        None,
+    ),
+    # ... and is re-sent every repeat_interval like any open group (it resolves when its
+    # last member clears: all_cleared).
+    (
+        "member not cleared, repeat interval elapsed",
+        state(flushes=3, last_flush_at=10_000.0, pending=0, pending_since=None, members_open=True),
+        24_400.0,
+        Reason.REPEAT,
+    ),
+    # Acknowledged and not cleared: nothing to say until it clears.
+    (
+        "acknowledged, member not cleared",
+        state(
+            flushes=3,
+            last_flush_at=10_000.0,
+            pending=0,
+            pending_since=None,
+            members_open=True,
+            acknowledged=True,
+        ),
+        99_999.0,
+        None,
+    ),
     # A resolved group says nothing until a new episode opens it.
     ("resolved", state(resolved=True), 99_999.0, None),
 ]
@@ -183,10 +213,10 @@ def test_next_due_is_when_decide_first_speaks(
     group: GroupState, now: float, expected: Reason | None
 ) -> None:
     due = next_due(group, T)
-    if group.resolved:
-        assert due is None
+    if due is None:  # never: resolved, or waiting for a member to clear with no repeat
+        assert group.resolved or (group.members_open and group.acknowledged)
+        assert decide(group, 10**9, T) is None
         return
-    assert due is not None
     # Just before the due time nothing happens; at it, decide has something to say
     # (unless it is a silenced-only group, which only resolves).
     assert decide(group, due - 0.001, T) is None
@@ -471,6 +501,17 @@ def test_state_of_a_stored_group(members: int, cleared: int, all_cleared: bool) 
     stored = group_row(members=members, members_cleared=cleared, flushes=2, resolved=True)
     got = state_of(stored)
     assert (got.all_cleared, got.flushes, got.resolved) == (all_cleared, 2, True)
+    assert got.members_open is (cleared < members)
+
+
+def test_a_group_whose_members_cleared_while_a_failure_was_pending_resolves_next() -> None:
+    # The rule resolved in the same pass as its last update was recorded: the update goes
+    # out first, and the resolution right after it, not resolve_after later.
+    pending = state(flushes=2, last_flush_at=1000.0, pending=1, all_cleared=True)
+    assert decide(pending, 1300.0, T) is Reason.NEW_FAILURES
+    flushed = after_flush(pending, 1300.0)
+    assert next_due(flushed, T) == flushed.last_active
+    assert decide(flushed, 1300.0, T) is Reason.RESOLVED
 
 
 def test_after_a_flush_nothing_is_pending_and_the_flush_is_counted() -> None:

@@ -4,14 +4,19 @@ hysteresis."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from receiver.engine.rates import (
+    DAY,
     Counts,
+    FailureCounts,
     FlatlineRule,
     PathHealth,
     RateRule,
     RuleState,
     Signal,
+    SpikeRule,
     Verdict,
     advance,
     flatline_message,
@@ -20,6 +25,8 @@ from receiver.engine.rates import (
     rate_message,
     rate_signal,
     rule_for,
+    spike_message,
+    spike_signal,
 )
 
 RULE = RateRule()  # window 10m, min_finished 20, min_failed 5, threshold 0.25, 3x and +0.10
@@ -180,7 +187,86 @@ def test_messages_a_person_can_act_on() -> None:
         (PathHealth(missed=4), Signal.BREACH),
         # the sweep found some but webhooks arrive too: a lost call now and then
         (PathHealth(ok=5, missed=1), Signal.CALM),
+        # pg_net's worker is not running: nothing queued will ever be sent
+        (PathHealth(worker_running=False), Signal.BREACH),
+        # running, and deliveries arrive
+        (PathHealth(ok=5, worker_running=True), Signal.CALM),
+        # unknown (the database hides other roles' processes): no news, not an alarm
+        (PathHealth(ok=5, worker_running=None), Signal.CALM),
     ],
 )
 def test_path_signal(health: PathHealth, expected: Signal) -> None:
     assert path_signal(health)[0] is expected
+
+
+SPIKE = SpikeRule()  # window 10m, min_failed 10, factor 3: 144 windows in a day
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        # 40 failures against 2 yesterday and 144 over the day (1 per window): a spike
+        (FailureCounts(current=40, day_before=2, trailing_day=144), Signal.BREACH),
+        # one failure after a silent day is not a spike: below min_failed
+        (FailureCounts(current=1, day_before=0, trailing_day=0), Signal.CALM),
+        # 9 after a silent day: still under min_failed, but over half of it
+        (FailureCounts(current=9, day_before=0, trailing_day=0), Signal.ELEVATED),
+        # 10 after a silent day: exactly min_failed fires
+        (FailureCounts(current=10, day_before=0, trailing_day=0), Signal.BREACH),
+        # 30 where the same window yesterday had 12: 2.5x, not 3x — elevated
+        (FailureCounts(current=30, day_before=12, trailing_day=0), Signal.ELEVATED),
+        # 36 against 12 yesterday: 3x and 24 more — a spike
+        (FailureCounts(current=36, day_before=12, trailing_day=0), Signal.BREACH),
+        # a bad night sets the bar too: 1440 over the day is 10 per window, 3x is 30
+        (FailureCounts(current=29, day_before=0, trailing_day=1440), Signal.ELEVATED),
+        (FailureCounts(current=30, day_before=0, trailing_day=1440), Signal.BREACH),
+        # 3x of a tiny usual is not enough: 0.5 usual needs min_failed more (10.5)
+        (FailureCounts(current=10, day_before=0, trailing_day=72), Signal.ELEVATED),
+        # back under half the bar (5 of 10): calm
+        (FailureCounts(current=4, day_before=0, trailing_day=500), Signal.CALM),
+        # no failures at all is calm, whatever yesterday held
+        (FailureCounts(current=0, day_before=50, trailing_day=5000), Signal.CALM),
+    ],
+)
+def test_spike_signal(counts: FailureCounts, expected: Signal) -> None:
+    assert spike_signal(SPIKE, counts, history=True) is expected
+
+
+def test_no_spike_without_a_day_of_history() -> None:
+    # failwatch started an hour ago: a "silent yesterday" is only failwatch not watching
+    counts = FailureCounts(current=500, day_before=0, trailing_day=0)
+    assert spike_signal(SPIKE, counts, history=False) is Signal.UNKNOWN
+
+
+def test_spike_message() -> None:
+    counts = FailureCounts(current=40, day_before=2, trailing_day=30)
+    assert spike_message("rate_limit", "flux-pro", SPIKE, counts) == (
+        "rate_limit on flux-pro: 40 failures in the last 10 min "
+        "(same window yesterday: 2; last 24 h: 30)"
+    )
+    assert spike_message("timeout", None, SPIKE, counts).startswith("timeout (no model): 40")
+
+
+LOUDNESS = [Signal.CALM, Signal.ELEVATED, Signal.BREACH]
+
+
+@given(
+    current=st.integers(0, 100_000),
+    day_before=st.integers(0, 100_000),
+    trailing_day=st.integers(0, 10_000_000),
+)
+def test_a_spike_is_always_far_above_the_usual(
+    current: int, day_before: int, trailing_day: int
+) -> None:
+    counts = FailureCounts(current, day_before, trailing_day)
+    signal = spike_signal(SPIKE, counts, history=True)
+    usual = max(day_before, trailing_day * SPIKE.window / DAY)
+    if signal is Signal.BREACH:
+        assert current >= SPIKE.min_failed
+        assert current >= SPIKE.factor * usual
+        assert current >= usual + SPIKE.min_failed
+    if current == 0:
+        assert signal is Signal.CALM
+    # One more failure never makes it calmer.
+    louder = spike_signal(SPIKE, FailureCounts(current + 1, day_before, trailing_day), history=True)
+    assert LOUDNESS.index(louder) >= LOUDNESS.index(signal)

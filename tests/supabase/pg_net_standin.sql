@@ -3,7 +3,9 @@
 -- http_post only queues the request in a table, inside the caller's transaction, so
 -- nothing exists to send before COMMIT and nothing at all after ROLLBACK. The "worker"
 -- (net._worker_run, PL/Python) takes queued requests off the table before sending them,
--- once, without retry, and notes each outcome in net._http_response.
+-- once, without retry, and notes each outcome in net._http_response. The real worker is a
+-- background process; the stand-in's runs in a session named like it (tests/supabase/
+-- support.py PG_NET_WORKER_NAME), which is how pg_stat_activity shows it running.
 CREATE EXTENSION IF NOT EXISTS plpython3u;
 
 CREATE SCHEMA net;

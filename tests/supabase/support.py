@@ -7,6 +7,8 @@ import os
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,12 +68,26 @@ def install_pg_net_standin(dsn: str) -> None:
         conn.execute(STANDIN.read_text())
 
 
+# How pg_net's worker shows in pg_stat_activity: its bgworker type as `backend_type` and,
+# in newer releases, as `application_name`. A client session can only set the latter
+# (its backend_type stays "client backend"), so the stand-in's worker is a session of
+# this name in the source database — present while it runs, absent otherwise.
+PG_NET_WORKER_NAME = "pg_net 0.12.0 worker"
+
+
 def run_pg_net_worker(dsn: str) -> int:
     """What pg_net's background worker does after commits: send the queued requests."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with psycopg.connect(dsn, autocommit=True, application_name=PG_NET_WORKER_NAME) as conn:
         row = conn.execute("SELECT net._worker_run()").fetchone()
     assert row is not None
     return int(row[0])
+
+
+@contextmanager
+def pg_net_worker_running(dsn: str) -> Iterator[None]:
+    """pg_net's worker between two sends: a session of the worker's name that waits."""
+    with psycopg.connect(dsn, autocommit=True, application_name=PG_NET_WORKER_NAME):
+        yield
 
 
 def responses(dsn: str) -> list[tuple[int | None, str | None, str | None]]:

@@ -24,7 +24,11 @@ from receiver.supabase.setup_sql import webhook_sql
 from tests.loops.harness import Engine, engine
 from tests.store.conftest import state_url
 from tests.supabase.conftest import SourceDatabase
-from tests.supabase.support import install_pg_net_standin, run_pg_net_worker
+from tests.supabase.support import (
+    install_pg_net_standin,
+    pg_net_worker_running,
+    run_pg_net_worker,
+)
 from tests.supabase.sweep_support import fail_generation, insert_generation
 
 pytestmark = [pytest.mark.postgres, pytest.mark.anyio]
@@ -276,32 +280,81 @@ async def test_failed_pg_net_deliveries_are_swept_and_alert_once(
         assert run_pg_net_worker(set_up_db.dsn) == count
 
     async with rate_rig(set_up_db, tmp_path, first_lookback=3600.0) as rig:
-        await rig.sweep()  # nothing yet
-        failures_nobody_hears(3)
-        await rig.sweep()
-        # The sweep found the three failures the webhook never delivered, at once.
-        assert await rig.e.store.count_failures() == 3
-        assert rig.sent("webhook_path") == []  # once is not yet "persist"
-        assert (
-            rig.e.metrics.registry.get_sample_value(
-                "failwatch_pgnet_deliveries_total", {"result": "error"}
-            )
-            == 3
-        )
-        failures_nobody_hears(2)
-        await rig.sweep()
-        failures_nobody_hears(2)
-        await rig.sweep()
-        path = rig.sent("webhook_path")
-        assert [n.reason for n in path] == [Reason.FIRST]
-        assert "pg_net deliveries to failwatch failed" in path[0].top_errors[0].message
-        # Still failing: the one alert is updated at most, never a second one.
-        for _ in range(3):
-            failures_nobody_hears(1)
-            rig.e.clock.advance(300)
+        with pg_net_worker_running(set_up_db.dsn):  # the worker runs; its sends fail
+            await rig.sweep()  # nothing yet
+            failures_nobody_hears(3)
             await rig.sweep()
-        assert [n.reason for n in rig.sent("webhook_path")].count(Reason.FIRST) == 1
-        assert {n.episode for n in rig.sent("webhook_path")} == {path[0].episode}
+            # The sweep found the three failures the webhook never delivered, at once.
+            assert await rig.e.store.count_failures() == 3
+            assert rig.sent("webhook_path") == []  # once is not yet "persist"
+            assert (
+                rig.e.metrics.registry.get_sample_value(
+                    "failwatch_pgnet_deliveries_total", {"result": "error"}
+                )
+                == 3
+            )
+            failures_nobody_hears(2)
+            await rig.sweep()
+            failures_nobody_hears(2)
+            await rig.sweep()
+            path = rig.sent("webhook_path")
+            assert [n.reason for n in path] == [Reason.FIRST]
+            assert "pg_net deliveries to failwatch failed" in path[0].top_errors[0].message
+            # Still failing: the one alert is updated at most, never a second one.
+            for _ in range(3):
+                failures_nobody_hears(1)
+                rig.e.clock.advance(300)
+                await rig.sweep()
+            assert [n.reason for n in rig.sent("webhook_path")].count(Reason.FIRST) == 1
+            assert {n.episode for n in rig.sent("webhook_path")} == {path[0].episode}
+
+
+async def test_a_stopped_pg_net_worker_alerts_once_and_resolves_when_it_runs_again(
+    set_up_db: SourceDatabase, tmp_path: Path
+) -> None:
+    install_pg_net_standin(set_up_db.dsn)
+    # failwatch reads as a superuser here, who sees every process: no worker is news.
+    async with rate_rig(set_up_db, tmp_path) as rig:
+        await rig.sweep()
+        assert rig.sent("webhook_path") == []  # pending: one sweep is not yet "persist"
+        await rig.sweep()
+        [alert] = rig.sent("webhook_path")
+        assert alert.reason is Reason.FIRST
+        assert alert.top_errors[0].message == (
+            "webhook path: pg_net's worker is not running: nothing queued is sent "
+            "(0 requests waiting)"
+        )
+        with pg_net_worker_running(set_up_db.dsn):
+            for _ in range(2):
+                await rig.sweep()
+            assert [n.reason for n in rig.sent("webhook_path")] == [Reason.FIRST]
+            await rig.sweep()  # the third calm sweep in a row: resolved
+        assert [n.reason for n in rig.sent("webhook_path")] == [Reason.FIRST, Reason.RESOLVED]
+
+
+async def test_who_cannot_see_other_roles_processes_reads_no_worker_as_unknown(
+    set_up_db: SourceDatabase, tmp_path: Path
+) -> None:
+    install_pg_net_standin(set_up_db.dsn)
+    role = set_up_db.reader_role
+    with psycopg.connect(set_up_db.dsn, autocommit=True) as conn:
+        conn.execute(f"ALTER ROLE {role} LOGIN")
+        conn.execute(f"GRANT USAGE ON SCHEMA net, supabase_functions TO {role}")
+        conn.execute(
+            "GRANT SELECT ON net._http_response, net.http_request_queue, "
+            f"supabase_functions.hooks TO {role}"
+        )
+    reader = dataclasses.replace(set_up_db, dsn=make_conninfo(set_up_db.dsn, user=role))
+    async with rate_rig(reader, tmp_path) as rig:
+        for _ in range(3):  # an old pg_net's worker would look exactly like this
+            await rig.sweep()
+        assert rig.sent("webhook_path") == []
+        with psycopg.connect(set_up_db.dsn, autocommit=True) as conn:
+            conn.execute(f"GRANT pg_read_all_stats TO {role}")
+        for _ in range(2):
+            await rig.sweep()
+        [alert] = rig.sent("webhook_path")
+        assert "pg_net's worker is not running" in alert.top_errors[0].message
 
 
 async def test_without_grants_on_pg_net_the_check_is_skipped_not_the_sweep(

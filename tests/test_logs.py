@@ -61,9 +61,12 @@ def test_log_fields_writes_what_logging_writes(
         assert list(fast) == list(slow)
         assert {**fast, "ts": ""} == {**slow, "ts": ""}
         # 2026-11-30T18:03:24.512Z
-        assert isinstance(fast["ts"], str) and len(fast["ts"]) == 24
-        assert fast["ts"][:17] == str(slow["ts"])[:17] and fast["ts"].endswith("Z")
-    assert fast_info["level"] == "info" and fast_warning["level"] == "warning"
+        assert isinstance(fast["ts"], str)
+        assert len(fast["ts"]) == 24
+        assert fast["ts"][:17] == str(slow["ts"])[:17]
+        assert fast["ts"].endswith("Z")
+    assert fast_info["level"] == "info"
+    assert fast_warning["level"] == "warning"
     assert fast_info["model_id"] == "flux-pro ✓"
 
 
@@ -87,9 +90,11 @@ def test_log_fields_goes_through_logging_when_someone_else_listens(
     with caplog.at_level(logging.INFO):
         logs.log_fields(logging.getLogger("failwatch.test-logs"), logging.INFO, "webhook", FIELDS)
     [record] = [r for r in caplog.records if r.name == "failwatch.test-logs"]
-    assert record.getMessage() == "webhook" and record.__dict__["outcome"] == "accepted"
+    assert record.getMessage() == "webhook"
+    assert record.__dict__["outcome"] == "accepted"
     [line] = read_lines()
-    assert line["outcome"] == "accepted" and line["msg"] == "webhook"
+    assert line["outcome"] == "accepted"
+    assert line["msg"] == "webhook"
 
 
 def test_log_fields_respects_a_filter_on_the_way(tmp_path: Path) -> None:

@@ -102,7 +102,7 @@ def count_instructions(
             f"see the end of {folder / 'driver.log'}"
         )
     runs = [json.loads(line) for line in done.stdout.decode().splitlines() if line.startswith("{")]
-    dumps = _dumps(out)
+    dumps = dump_counts(out)
     # The first dump is the driver's empty section (see inprocess.py), then one per path.
     if len(dumps) != len(runs) + 1:
         raise RuntimeError(f"expected {len(runs) + 1} callgrind dumps, found {len(dumps)}")
@@ -117,7 +117,7 @@ def count_instructions(
     ]
 
 
-def _dumps(out: Path) -> list[int]:
+def dump_counts(out: Path) -> list[int]:
     """The instruction count of each `--dump-before` dump, in order."""
     parts = sorted(out.parent.glob(f"{out.name}.*"), key=lambda p: int(p.name.rsplit(".", 1)[1]))
     counts = []

@@ -43,9 +43,14 @@ def stages() -> dict[str, Callable[[], object]]:
     if isinstance(record, Ignored):
         raise SystemExit(f"the suite's failure body was ignored: {record.reason}")
     details = error_details(record)
+    failure = process_webhook(raw)
+    if isinstance(failure, Ignored):
+        raise SystemExit(f"the suite's failure body was ignored: {failure.reason}")
     log = logging.getLogger("failwatch.webhook")
+    # The webhook's line for an accepted failure.
     fields = {"outcome": "accepted", "status": 202, "duration_ms": 1.23}
-    fields |= {"generation_id": "8f3a9c2e", "category": "rate_limit", "model_id": "flux-pro"}
+    fields |= {"generation_id": failure.generation_id, "category": failure.category}
+    fields |= {"model_id": failure.model_id, "fingerprint": failure.fingerprint}
     histogram = Metrics().request_duration.labels("receive_webhook")
     return {
         "parse_webhook (json.loads and the envelope)": lambda: parse_webhook(raw),

@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import sys
-import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -78,7 +77,7 @@ def log_fields(logger: logging.Logger, level: int, msg: str, fields: Mapping[str
     For a line per request (the webhook's): when the line would reach nothing but the
     `LineHandler` that `configure` installs, it is formatted from `fields` and written
     here, without a `LogRecord`, the walk of the handlers and the formatter's pass over
-    the record's two dozen attributes (together five times the cost of the line itself).
+    the record's two dozen attributes (half the instructions of `logger.log`'s way).
     Anything else listening — a test capturing logs, a handler or filter added — gets the
     record through `logging`, as before. `fields` must not use the names of `LogRecord`
     attributes, as with `extra`.
@@ -98,11 +97,13 @@ def log_fields(logger: logging.Logger, level: int, msg: str, fields: Mapping[str
     }
     entry.update(fields)
     line = _encode(entry)
-    with handler.lock or _NO_LOCK:
-        try:
-            handler.write(line)
-        except Exception:
-            handler.handleError(logging.makeLogRecord({"msg": msg, "levelno": level}))
+    handler.acquire()  # as `Handler.handle` does around `emit`
+    try:
+        handler.write(line)
+    except Exception:
+        handler.handleError(logging.makeLogRecord({"msg": msg, "levelno": level}))
+    finally:
+        handler.release()
 
 
 _LEVEL_NAMES = {
@@ -112,7 +113,6 @@ _LEVEL_NAMES = {
     logging.ERROR: "error",
     logging.CRITICAL: "critical",
 }
-_NO_LOCK = threading.Lock()
 
 
 def _sole_line_handler(logger: logging.Logger, level: int) -> LineHandler | None:

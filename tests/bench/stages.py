@@ -30,7 +30,7 @@ from receiver.intake.ingest import error_details, parse_webhook
 from receiver.intake.pipeline import failure_from_row, process_webhook
 from receiver.metrics import Metrics
 from receiver.model import FailureKind, Ignored, Source
-from tests.bench.instructions import END_MARK, START_MARK, dump_counts, valgrind_binary
+from tests.bench.instructions import CALLGRIND_ENV, dump_counts, under_callgrind
 from tests.bench.payloads import ID_PLACEHOLDER, failure_body
 
 WARMUP = 200
@@ -80,23 +80,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="failwatch-stages-") as tmp:
         out = Path(tmp) / "callgrind.out"
-        command = [
-            valgrind_binary(),
-            "--tool=callgrind",
-            f"--callgrind-out-file={out}",
-            f"--zero-before={START_MARK}",
-            f"--dump-before={END_MARK}",
-            "--dump-instr=no",
-            "--dump-line=no",
-            sys.executable,
-            "-m",
+        command = under_callgrind(
+            out,
             "tests.bench.stages",
             "--measure",
             f"--calls={args.calls}",
             *(["--cold"] if args.cold else []),
-        ]
-        env = {**os.environ, "PYTHONHASHSEED": "0"}
-        done = subprocess.run(command, env=env, capture_output=True, check=True)
+        )
+        done = subprocess.run(command, env=CALLGRIND_ENV, capture_output=True, check=True)
         names = json.loads(done.stdout.decode().splitlines()[-1])
         counts = dump_counts(out)[1:]  # the first dump is the empty section
     for name, count in zip(names, counts, strict=True):

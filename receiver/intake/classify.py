@@ -27,6 +27,7 @@ each (the head and the tail, where a Python traceback puts the error).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +39,10 @@ UNKNOWN = "unknown"
 STUCK = "stuck"
 # Enough of a message to name its problem; bounds the work for a 256 KiB body.
 MAX_TEXT = 4096
+# Distinct message texts whose finding is kept, per classifier: an outage repeats a
+# handful of messages thousands of times, and reading one is most of a classification.
+# At most ~8 MB (two messages of MAX_TEXT characters, up to 4 bytes each).
+FOUND_CACHE = 256
 _TAIL = 1024
 
 
@@ -121,6 +126,8 @@ class Classifier:
             self._index(order, rule)
         for filed in self._by_word.values():
             filed.sort(key=lambda entry: entry[0])
+        # The rules never change after this, so what a text holds never does either.
+        self._by_message = functools.lru_cache(maxsize=FOUND_CACHE)(self._find_in_message)
 
     def __eq__(self, other: object) -> bool:
         # A classifier is its rules (settings loaded twice compare equal).
@@ -188,7 +195,7 @@ class Classifier:
                 best = order
         return best
 
-    def _by_message(self, text: str) -> tuple[int, str] | None:
+    def _find_in_message(self, text: str) -> tuple[int, str] | None:
         folded = text.casefold()
         best: tuple[int, str] | None = None
         by_word = self._by_word.get

@@ -14,11 +14,16 @@ current quota…'}`), and that sentence is what tells errors apart.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
 # Enough of a message to tell errors apart; bounds the work for a 256 KiB message.
 MAX_MESSAGE = 2048
+# Distinct messages whose normal form is kept: an outage repeats a handful of messages
+# thousands of times, and normalizing one is most of a fingerprint's cost. At most
+# ~4 MB (MAX_MESSAGE characters in, about as many out, up to 4 bytes each).
+NORMALIZED_CACHE = 256
 QUOTED_CHARS = 64
 
 # What providers and apps put before a random id or key: sk-…, key_…, req_…, org-…
@@ -111,7 +116,11 @@ def normalize(message: str) -> str:
     return text
 
 
+_normalized = functools.lru_cache(maxsize=NORMALIZED_CACHE)(normalize)
+
+
 def fingerprint(category: str, model_id: str | None, message: str) -> str:
     """A 16-hex-digit hash of category, model and normalised message."""
-    key = "\x1f".join((category, model_id or "", normalize(message)))
+    # Cut before the cache, so that a long message is not kept whole as its key.
+    key = "\x1f".join((category, model_id or "", _normalized(message[:MAX_MESSAGE])))
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]

@@ -16,6 +16,9 @@ from receiver.errors import InvalidPayload, NotJSONError
 from receiver.model import ErrorDetails, Operation, WebhookEvent
 
 _OPERATIONS = {op.value: op for op in Operation}
+# A tuple, not `int | float`: that union is built anew at every call (this runs a dozen
+# times per webhook).
+_NUMBERS = (int, float)
 
 
 def parse_webhook(body: bytes) -> WebhookEvent:
@@ -67,7 +70,7 @@ def row_text(row: Mapping[str, Any], key: str) -> str | None:
     value = row.get(key)
     if isinstance(value, str):
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, _NUMBERS) and not isinstance(value, bool):
         return str(value)
     return None
 

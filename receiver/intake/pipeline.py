@@ -30,6 +30,8 @@ PROMPT_CHARS = 200
 _ELLIPSIS = "\u2026"
 # Columns that are never labels: large, or private to the end user.
 _NOT_LABELS = frozenset({"parameters", "prompt", "negative_prompt"})
+# A tuple, not `str | int | float`: that union is built anew at every call.
+_SCALARS = (str, int, float)
 
 
 def clean_text(text: str, limit: int) -> str:
@@ -166,7 +168,7 @@ def _labels(record: Mapping[str, Any]) -> dict[str, str]:
             continue
         if isinstance(value, bool):
             labels[clean_text(key, 64)] = "true" if value else "false"
-        elif isinstance(value, str | int | float):
+        elif isinstance(value, _SCALARS):
             labels[clean_text(key, 64)] = clean_text(str(value), _MAX_LABEL)
     return labels
 

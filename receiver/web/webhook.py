@@ -26,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from receiver.errors import BodyTooLarge, InvalidPayload, NotJSONError, StoreUnavailable
 from receiver.intake.pipeline import process_webhook
+from receiver.logs import log_fields
 from receiver.loops.record import record_failure
 from receiver.model import Failure, Ignored
 from receiver.web.auth import matches_any, presented_secrets
@@ -174,7 +175,7 @@ class WebhookEndpoint:
             fields["category"] = failure.category
             fields["model_id"] = failure.model_id
             fields["fingerprint"] = failure.fingerprint
-        log.log(logging.WARNING if status >= 400 else logging.INFO, "webhook", extra=fields)
+        log_fields(log, logging.WARNING if status >= 400 else logging.INFO, "webhook", fields)
         body = _CONSTANT_BODIES.get(outcome) or _encode(content)
         await _send_json(send, status, body)
 

@@ -70,12 +70,10 @@ def valgrind_binary() -> str:
     return found
 
 
-def count_instructions(
-    folder: Path, *, requests: int, warmup: int, paths: tuple[str, ...] = PATHS
-) -> list[PathCount]:
-    """Run the in-process driver under callgrind; one count per path."""
-    out = folder / "callgrind.out"
-    command = [
+def under_callgrind(out: Path, module: str, *args: str) -> list[str]:
+    """`python -m module args` under callgrind, its counters zeroed at each start mark and
+    dumped (into `out`.N) at each end mark."""
+    return [
         valgrind_binary(),
         "--tool=callgrind",
         f"--callgrind-out-file={out}",
@@ -85,24 +83,40 @@ def count_instructions(
         "--dump-line=no",
         sys.executable,
         "-m",
+        module,
+        *args,
+    ]
+
+
+# A fixed hash seed: string hashing (and so dict and set layouts) is then the same in
+# every run.
+CALLGRIND_ENV = {**os.environ, "PYTHONHASHSEED": "0"}
+
+
+def count_instructions(
+    folder: Path, *, requests: int, warmup: int, paths: tuple[str, ...] = PATHS
+) -> list[PathCount]:
+    """Run the in-process driver under callgrind; one count per path."""
+    out = folder / "callgrind.out"
+    command = under_callgrind(
+        out,
         "tests.bench.inprocess",
         "--json",
         f"--requests={requests}",
         f"--warmup={warmup}",
         f"--paths={','.join(paths)}",
-    ]
-    # A fixed hash seed: string hashing (and so dict and set layouts) is then the same
-    # in every run.
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    )
     with (folder / "driver.log").open("wb") as log:
-        done = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=log, check=False)
+        done = subprocess.run(
+            command, env=CALLGRIND_ENV, stdout=subprocess.PIPE, stderr=log, check=False
+        )
     if done.returncode != 0:
         raise RuntimeError(
             f"the driver failed under callgrind (exit {done.returncode}); "
             f"see the end of {folder / 'driver.log'}"
         )
     runs = [json.loads(line) for line in done.stdout.decode().splitlines() if line.startswith("{")]
-    dumps = _dumps(out)
+    dumps = dump_counts(out)
     # The first dump is the driver's empty section (see inprocess.py), then one per path.
     if len(dumps) != len(runs) + 1:
         raise RuntimeError(f"expected {len(runs) + 1} callgrind dumps, found {len(dumps)}")
@@ -117,7 +131,7 @@ def count_instructions(
     ]
 
 
-def _dumps(out: Path) -> list[int]:
+def dump_counts(out: Path) -> list[int]:
     """The instruction count of each `--dump-before` dump, in order."""
     parts = sorted(out.parent.glob(f"{out.name}.*"), key=lambda p: int(p.name.rsplit(".", 1)[1]))
     counts = []

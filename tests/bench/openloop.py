@@ -1,7 +1,8 @@
 """An open-loop load generator: request i leaves at `start + schedule[i]`, whatever
 happened to the requests before it, and its latency is counted from that planned moment.
 
-The alerting suite needs a fixed, moderate rate (10,000 failures in 60 s), per-request
+The alerting suite needs a fixed, moderate rate (10,000 failures in 60 s), the webhook
+suite a steady 1,000 failures a second; both need per-request
 answers (which group, accepted or not, when) and honest latencies while the server is
 busy delivering. wrk 4 cannot do that: it has no fixed-rate mode, and slowing its closed
 loop with Lua `delay()` means a stalled server also stalls the sender, so a stall shows
@@ -9,7 +10,8 @@ up as one slow request instead of all the requests that should have left meanwhi
 (coordinated omission). Here a stall shows up in every request planned during it.
 
 The cost of a Python client: its own scheduling delay is part of each measured latency,
-so the numbers are an upper bound (the lateness of each send is recorded to show it).
+so the numbers are an upper bound (the lateness of each send is recorded to show it);
+hence plain asyncio streams on uvloop, not an HTTP client library.
 It runs as a child process — `python -m tests.bench.openloop PLAN.json RESULT.json` — so
 the benchmark's own threads (the Slack stand-in) never hold its GIL.
 """
@@ -21,11 +23,12 @@ import json
 import resource
 import sys
 import time
+import urllib.parse
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import httpx
+import uvloop
 
 from tests.bench.payloads import ID_PLACEHOLDER
 
@@ -94,16 +97,14 @@ def _read_plan(path: Path) -> Plan:
 
 
 async def run(plan: Plan) -> LoadResult:
-    limits = httpx.Limits(
-        max_connections=plan.max_connections, max_keepalive_connections=plan.max_connections
-    )
-    async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT, limits=limits, trust_env=False) as client:
-        await _warm_up(client, plan)
-        loop = asyncio.get_running_loop()
-        started_at, start = time.time(), loop.time()
+    connections = _Connections(plan)
+    try:
+        await connections.warm_up()
+        # perf_counter, not loop.time(): uvloop's clock moves in whole milliseconds.
+        started_at, start = time.time(), time.perf_counter()
         tasks: list[asyncio.Task[Sent]] = []
         for index, (offset, tag) in enumerate(plan.schedule):
-            wait = start + offset - loop.time()
+            wait = start + offset - time.perf_counter()
             if wait > 0:
                 await asyncio.sleep(wait)
             body = (
@@ -111,35 +112,35 @@ async def run(plan: Plan) -> LoadResult:
                 .replace(ID_PLACEHOLDER, str(uuid.uuid4()))
                 .replace(USER_PLACEHOLDER, plan.users[index % len(plan.users)])
             )
-            tasks.append(asyncio.create_task(_send(client, plan, tag, body, start, offset)))
+            tasks.append(asyncio.create_task(_send(connections, tag, body, start, offset)))
         sent = await asyncio.gather(*tasks)
+    finally:
+        connections.close()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return LoadResult(
         started_at=started_at, sent=list(sent), cpu_seconds=usage.ru_utime + usage.ru_stime
     )
 
 
-async def _warm_up(client: httpx.AsyncClient, plan: Plan) -> None:
-    # Open a few keep-alive connections first, so the burst does not start with connects.
-    base = plan.url.split("/", 3)
-    health = f"{base[0]}//{base[2]}/healthz"
-    await asyncio.gather(*(client.get(health) for _ in range(min(4, plan.max_connections))))
-
-
 async def _send(
-    client: httpx.AsyncClient, plan: Plan, tag: str, body: str, start: float, offset: float
+    connections: _Connections, tag: str, body: str, start: float, offset: float
 ) -> Sent:
-    loop = asyncio.get_running_loop()
-    left = loop.time()
+    planned = left = start + offset
     try:
-        response = await client.post(plan.url, content=body, headers=plan.headers)
-        status = response.status_code
-        answer = response.json() if status < 500 else {}
-        outcome = str(answer.get("status") or answer.get("error") or "")
-    except httpx.HTTPError as exc:
+        async with asyncio.timeout(REQUEST_TIMEOUT):
+            connection = await connections.take()
+            left = time.perf_counter()
+            try:
+                status, answer = await connection.post(body.encode())
+            except BaseException:
+                connection.close()
+                raise
+            connections.give_back(connection)
+        decoded = json.loads(answer) if status < 500 and answer else {}
+        outcome = str(decoded.get("status") or decoded.get("error") or "")
+    except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError) as exc:
         status, outcome = 0, type(exc).__name__
-    done = loop.time()
-    planned = start + offset
+    done = time.perf_counter()
     return Sent(
         tag=tag,
         planned=offset,
@@ -150,9 +151,93 @@ async def _send(
     )
 
 
+class _Connections:
+    """Up to `max_connections` keep-alive HTTP/1.1 connections, one request at a time on
+    each. Plain asyncio streams on uvloop rather than an HTTP client library: at 1,000
+    requests a second the sender's own cost per request is part of every latency it
+    reports, and httpx's (some hundreds of µs of CPU) made it fall seconds behind."""
+
+    def __init__(self, plan: Plan) -> None:
+        url = urllib.parse.urlsplit(plan.url)
+        self._host, self._port = url.hostname or "127.0.0.1", url.port or 80
+        headers = {"Host": url.netloc, **plan.headers}
+        self._head = f"POST {url.path} HTTP/1.1\r\n" + "".join(
+            f"{name}: {value}\r\n" for name, value in headers.items()
+        )
+        self._idle: list[_Connection] = []
+        self._open = 0
+        self._limit = plan.max_connections
+        self._freed = asyncio.Condition()
+
+    async def warm_up(self) -> None:
+        """A few connections opened first, so the schedule does not start with connects."""
+        opened = [await self._connect() for _ in range(min(4, self._limit))]
+        self._idle.extend(opened)
+
+    async def take(self) -> _Connection:
+        if self._idle:
+            return self._idle.pop()
+        if self._open < self._limit:
+            return await self._connect()
+        async with self._freed:
+            await self._freed.wait_for(lambda: bool(self._idle))
+            return self._idle.pop()
+
+    def give_back(self, connection: _Connection) -> None:
+        self._idle.append(connection)
+        asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        async with self._freed:
+            self._freed.notify()
+
+    async def _connect(self) -> _Connection:
+        self._open += 1
+        try:
+            reader, writer = await asyncio.open_connection(self._host, self._port)
+        except BaseException:
+            self._open -= 1
+            raise
+        return _Connection(self, reader, writer)
+
+    def closed(self) -> None:
+        self._open -= 1
+
+    def head(self, length: int) -> bytes:
+        return f"{self._head}Content-Length: {length}\r\n\r\n".encode()
+
+    def close(self) -> None:
+        for connection in self._idle:
+            connection.close()
+
+
+class _Connection:
+    def __init__(
+        self, pool: _Connections, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self._pool, self._reader, self._writer = pool, reader, writer
+
+    async def post(self, body: bytes) -> tuple[int, bytes]:
+        """Send one request; its status and body."""
+        self._writer.write(self._pool.head(len(body)) + body)
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        return status, await self._reader.readexactly(length)
+
+    def close(self) -> None:
+        self._writer.close()
+        self._pool.closed()
+
+
 def main() -> None:
     plan_path, result_path = (Path(arg) for arg in sys.argv[1:3])
-    result = asyncio.run(run(_read_plan(plan_path)))
+    result = uvloop.run(run(_read_plan(plan_path)))
     result_path.write_text(json.dumps(asdict(result)))
 
 

@@ -22,9 +22,13 @@ FAILURES = "(a) failures"
 IGNORED = "(b) ignored"
 # The targets of the issue, on the 2-core machine at 32 connections.
 FAILURES_MIN_RATIO = 0.5
-FAILURES_MAX_P99_MS = 25.0
+# (a)'s p99 against the bare endpoint's in the same round: in a closed loop latency
+# follows throughput, so an absolute figure says more about the machine than the code.
+FAILURES_MAX_P99_RATIO = 2.0
 IGNORED_MIN_RATIO = 0.8
 MAX_PEAK_RSS_MB = 150.0
+# A steady open-loop rate of distinct failures (five times pg_net's design rate).
+OPEN_LOOP_MAX_P99_MS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,8 @@ class Settings:
     connections: int
     threads: int
     events: int
+    open_loop_rate: float
+    open_loop_seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +79,27 @@ class MemoryCheck:
     rows: int | None
     exit_code: int | None
     stopped_cleanly: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenLoopCheck:
+    """Distinct failures at a fixed rate, latencies from each request's planned moment."""
+
+    rate: float
+    seconds: float
+    sent: int
+    accepted: int
+    p50_ms: float
+    p99_ms: float
+    p999_ms: float
+    max_ms: float
+    # How late the client itself sent (its share of every latency): p99 and max.
+    lateness_p99_ms: float
+    lateness_max_ms: float
+    server_cores: float
+    client_cores: float
+    other_cores: float
+    load_average: tuple[float, float, float]
 
 
 def machine(*, state_dir: Path) -> dict[str, str]:
@@ -123,6 +150,12 @@ def _of(measurements: list[Measurement], workload: str) -> list[Measurement]:
     return [m for m in measurements if m.workload == workload]
 
 
+def p99_ratios(measurements: list[Measurement], workload: str) -> list[float]:
+    """p99 of `workload` over the bare endpoint's, round by round."""
+    bare = {m.round: m.p99_ms for m in _of(measurements, BARE)}
+    return [m.p99_ms / bare[m.round] for m in _of(measurements, workload)]
+
+
 def ratios(measurements: list[Measurement], workload: str) -> list[float]:
     """req/s of `workload` over the bare endpoint's, round by round."""
     bare = {m.round: m.requests_per_second for m in _of(measurements, BARE)}
@@ -153,6 +186,7 @@ def markdown(
     machine: dict[str, str],
     measurements: list[Measurement],
     memory: MemoryCheck,
+    open_loop: OpenLoopCheck,
     body_bytes: dict[str, int],
 ) -> str:
     lines = [
@@ -179,32 +213,41 @@ def markdown(
             f"| {m.server_cores:.2f} / {m.wrk_cores:.2f} / {m.other_cores:.2f} "
             f"| {m.requests_per_cpu_second:.0f} |"
         )
-    lines += ["", *_summary(measurements), "", *_memory(memory, events=settings.events)]
+    lines += [
+        "",
+        *_summary(measurements),
+        "",
+        *_open_loop(open_loop),
+        "",
+        *_memory(memory, events=settings.events),
+    ]
     return "\n".join(lines) + "\n"
 
 
 def _summary(measurements: list[Measurement]) -> list[str]:
     failures, ignored = _of(measurements, FAILURES), _of(measurements, IGNORED)
     failure_ratios, ignored_ratios = ratios(measurements, FAILURES), ratios(measurements, IGNORED)
-    failures_p99 = [m.p99_ms for m in failures]
+    failures_p99_ratios = p99_ratios(measurements, FAILURES)
     failures_ok = (
         statistics.median(failure_ratios) >= FAILURES_MIN_RATIO
-        and statistics.median(failures_p99) <= FAILURES_MAX_P99_MS
+        and statistics.median(failures_p99_ratios) <= FAILURES_MAX_P99_RATIO
     )
     ignored_ok = statistics.median(ignored_ratios) >= IGNORED_MIN_RATIO
     rows = [
         "Median of the rounds (lowest to highest round in brackets):",
         "",
-        "| workload | req/s | p50 ms | p99 ms | ratio to bare | target | | per-CPU ratio |",
-        "| --- | ---: | ---: | ---: | ---: | --- | --- | ---: |",
+        "| workload | req/s | p50 ms | p99 ms | ratio to bare | p99 ratio to bare | target "
+        "| | per-CPU ratio |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |",
     ]
-    for name, runs, ratio, target, ok, cpu_ratio in (
-        (BARE, _of(measurements, BARE), None, "", None, None),
+    for name, runs, ratio, p99_ratio, target, ok, cpu_ratio in (
+        (BARE, _of(measurements, BARE), None, None, "", None, None),
         (
             FAILURES,
             failures,
             failure_ratios,
-            f"≥ {FAILURES_MIN_RATIO}x and p99 ≤ {FAILURES_MAX_P99_MS:g} ms",
+            failures_p99_ratios,
+            f"≥ {FAILURES_MIN_RATIO}x, p99 ≤ {FAILURES_MAX_P99_RATIO:g}x bare's",
             failures_ok,
             cpu_ratios(measurements, FAILURES),
         ),
@@ -212,6 +255,7 @@ def _summary(measurements: list[Measurement]) -> list[str]:
             IGNORED,
             ignored,
             ignored_ratios,
+            p99_ratios(measurements, IGNORED),
             f"≥ {IGNORED_MIN_RATIO}x",
             ignored_ok,
             cpu_ratios(measurements, IGNORED),
@@ -221,7 +265,8 @@ def _summary(measurements: list[Measurement]) -> list[str]:
             f"| {name} | {_spread([m.requests_per_second for m in runs], '.0f')} "
             f"| {_spread([m.p50_ms for m in runs], '.2f')} "
             f"| {_spread([m.p99_ms for m in runs], '.2f')} "
-            f"| {_spread(ratio, '.2f') if ratio else '1'} | {target} "
+            f"| {_spread(ratio, '.2f') if ratio else '1'} "
+            f"| {_spread(p99_ratio, '.2f') if p99_ratio else '1'} | {target} "
             f"| {'' if ok is None else _verdict(ok)} "
             f"| {_spread(cpu_ratio, '.2f') if cpu_ratio else '1'} |"
         )
@@ -231,6 +276,25 @@ def _summary(measurements: list[Measurement]) -> list[str]:
         "by the cores its server actually got, so it moves less with background load.",
     ]
     return rows
+
+
+def _open_loop(check: OpenLoopCheck) -> list[str]:
+    ok = check.p99_ms <= OPEN_LOOP_MAX_P99_MS and check.accepted == check.sent
+    load = " / ".join(f"{value:.2f}" for value in check.load_average)
+    return [
+        f"Open loop: {check.rate:g} distinct failures a second for {check.seconds:g} s "
+        "(`tests/bench/openloop.py`, latency counted from each request's planned moment):",
+        "",
+        "| sent | accepted | p50 ms | p99 ms | p99.9 ms | max ms | target | "
+        "| client lateness p99 / max ms | cores: server / client / other | load average |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- |",
+        f"| {check.sent:,} | {check.accepted:,} | {check.p50_ms:.2f} | {check.p99_ms:.2f} "
+        f"| {check.p999_ms:.2f} | {check.max_ms:.1f} "
+        f"| p99 ≤ {OPEN_LOOP_MAX_P99_MS:g} ms, all accepted | {_verdict(ok)} "
+        f"| {check.lateness_p99_ms:.2f} / {check.lateness_max_ms:.1f} "
+        f"| {check.server_cores:.2f} / {check.client_cores:.2f} / {check.other_cores:.2f} "
+        f"| {load} |",
+    ]
 
 
 def _memory(memory: MemoryCheck, *, events: int) -> list[str]:

@@ -2,8 +2,10 @@
 
 - webhook: wrk against a bare JSON endpoint and `failwatch serve`, side by side for the
   whole suite and measured in rounds — bare, (a) distinct failures, (b) ignored updates —
-  so each round's ratios compare runs made seconds apart under the same background load.
-  The failwatch process is then fed failures until it has accepted `--events` of them,
+  so each round's ratios compare runs made seconds apart under the same background load;
+  then distinct failures at a steady rate (`--open-loop-rate`, 1,000 a second, for
+  `--open-loop-seconds`), sent open-loop by `openloop.py`, for a p99 free of wrk's
+  closed loop. The failwatch process is then fed failures until it has accepted `--events` of them,
   and its peak RSS (VmHWM) is read; after a graceful stop, the rows in its SQLite file
   must equal the accepted count.
 - alerting: issue 3's burst (10,000 failures, 6 groups, 60 s) through `failwatch serve`
@@ -31,15 +33,20 @@ import datetime as dt
 import os
 import secrets
 import sqlite3
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tests.bench.alerting import alerting_suite
+from tests.bench.alerting_report import percentile
 from tests.bench.console import console_suite
 from tests.bench.growth import growth_suite
 from tests.bench.instructions import instructions_suite, valgrind_binary
+from tests.bench.openloop import USER_PLACEHOLDER, Plan, read_result, write_plan
 from tests.bench.payloads import (
     WEBHOOK_PATH,
     completed_body,
@@ -54,6 +61,7 @@ from tests.bench.report import (
     IGNORED,
     Measurement,
     MemoryCheck,
+    OpenLoopCheck,
     Settings,
     machine,
     markdown,
@@ -64,6 +72,9 @@ from tests.bench.storm import storm_suite
 from tests.bench.wrk import WrkResult, run_wrk, wrk_binary
 
 MAX_FILL_RUNS = 40
+# Enough keep-alive connections that the open loop never waits for one.
+OPEN_LOOP_CONNECTIONS = 64
+OPEN_LOOP_USERS = 500
 SUITES = ("webhook", "alerting", "storm", "replicas", "growth", "console", "instructions")
 
 
@@ -137,6 +148,10 @@ def _options(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--connections", type=int, default=32, help="webhook suite")
     parser.add_argument("--threads", type=int, default=2, help="webhook suite")
     parser.add_argument("--events", type=int, default=100_000, help="accepted before RSS")
+    parser.add_argument(
+        "--open-loop-rate", type=float, default=1_000.0, help="webhook suite: failures a second"
+    )
+    parser.add_argument("--open-loop-seconds", type=float, default=20.0, help="webhook suite")
     parser.add_argument("--alerting-failures", type=int, default=10_000)
     parser.add_argument("--alerting-seconds", type=float, default=60.0)
     parser.add_argument(
@@ -170,6 +185,8 @@ def _options(argv: Sequence[str] | None) -> Options:
             connections=args.connections,
             threads=args.threads,
             events=args.events,
+            open_loop_rate=args.open_loop_rate,
+            open_loop_seconds=args.open_loop_seconds,
         ),
         alerting_failures=args.alerting_failures,
         alerting_seconds=args.alerting_seconds,
@@ -223,9 +240,11 @@ class _Bench:
                     measurement = self._measure(name, round_no, load)
                     print(_progress(measurement), flush=True)
                     measurements.append(measurement)
+            open_loop = self._open_loop()
+            print(_open_loop_progress(open_loop), flush=True)
             memory = self._fill_and_read_memory()
         memory = self._check_rows(memory)
-        self._write(started, measurements, memory)
+        self._write(started, measurements, open_loop, memory)
 
     def _workloads(self) -> dict[str, Callable[[float], WrkResult]]:
         failure, completed = failure_body(), completed_body()
@@ -271,6 +290,55 @@ class _Bench:
             wrk_cores=result.wrk_cpu_seconds / result.seconds,
             other_cores=other,
             load_average=os.getloadavg()[0],
+        )
+
+    def _open_loop(self) -> OpenLoopCheck:
+        """Distinct failures at a steady rate (`openloop.py`, in a process of its own)."""
+        rate, seconds = self.settings.open_loop_rate, self.settings.open_loop_seconds
+        count = round(rate * seconds)
+        plan = Plan(
+            url=self.failwatch.url + WEBHOOK_PATH,
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "pg_net/0.14.0",
+                "x-supabase-webhook-source": self.secret,
+            },
+            templates={"failure": failure_body(user_id=USER_PLACEHOLDER)},
+            users=[f"user-{n:04d}" for n in range(OPEN_LOOP_USERS)],
+            schedule=[(i / rate, "failure") for i in range(count)],
+            max_connections=OPEN_LOOP_CONNECTIONS,
+        )
+        plan_path, result_path = self.tmp / "open-loop-plan.json", self.tmp / "open-loop.json"
+        write_plan(plan, plan_path)
+        server_before, busy_before = self.failwatch.cpu_seconds(), busy_cpu_seconds()
+        started = time.monotonic()
+        subprocess.run(
+            [sys.executable, "-m", "tests.bench.openloop", str(plan_path), str(result_path)],
+            check=True,
+            timeout=seconds + 300,
+        )
+        elapsed = time.monotonic() - started
+        load = read_result(result_path)
+        server = self.failwatch.cpu_seconds() - server_before
+        # The client's CPU includes its start-up (imports): a slight overestimate.
+        other = busy_cpu_seconds() - busy_before - server - load.cpu_seconds
+        latencies = sorted(sent.latency * 1000 for sent in load.sent)
+        lateness = sorted(sent.lateness * 1000 for sent in load.sent)
+        return OpenLoopCheck(
+            rate=rate,
+            seconds=seconds,
+            sent=len(load.sent),
+            accepted=sum(1 for s in load.sent if s.status == 202 and s.outcome == "accepted"),
+            p50_ms=percentile(latencies, 50),
+            p99_ms=percentile(latencies, 99),
+            p999_ms=percentile(latencies, 99.9),
+            max_ms=latencies[-1],
+            lateness_p99_ms=percentile(lateness, 99),
+            lateness_max_ms=lateness[-1],
+            server_cores=server / elapsed,
+            client_cores=load.cpu_seconds / elapsed,
+            other_cores=other / elapsed,
+            load_average=os.getloadavg(),
         )
 
     def _outcomes(self) -> dict[str, float]:
@@ -319,7 +387,11 @@ class _Bench:
         return dataclasses.replace(memory, rows=rows, exit_code=exit_code, stopped_cleanly=stopped)
 
     def _write(
-        self, started: dt.datetime, measurements: list[Measurement], memory: MemoryCheck
+        self,
+        started: dt.datetime,
+        measurements: list[Measurement],
+        open_loop: OpenLoopCheck,
+        memory: MemoryCheck,
     ) -> None:
         about = machine(state_dir=self.tmp)
         text = markdown(
@@ -328,6 +400,7 @@ class _Bench:
             machine=about,
             measurements=measurements,
             memory=memory,
+            open_loop=open_loop,
             body_bytes={
                 FAILURES: wire_size(failure_body()),
                 IGNORED: wire_size(completed_body()),
@@ -338,9 +411,18 @@ class _Bench:
             "settings": asdict(self.settings),
             "machine": about,
             "measurements": [asdict(m) for m in measurements],
+            "open_loop": asdict(open_loop),
             "memory": asdict(memory),
         }
         keep("bench", started, text, raw)
+
+
+def _open_loop_progress(check: OpenLoopCheck) -> str:
+    return (
+        f"open loop {check.rate:g}/s for {check.seconds:g} s: {check.accepted} of {check.sent} "
+        f"accepted  p50 {check.p50_ms:6.2f} ms  p99 {check.p99_ms:6.2f} ms  "
+        f"client lateness p99 {check.lateness_p99_ms:.2f} ms"
+    )
 
 
 def _progress(m: Measurement) -> str:

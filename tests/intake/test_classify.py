@@ -240,6 +240,16 @@ def test_within_a_signal_the_first_rule_wins() -> None:
     assert Classifier(rules).classify(details("disk full")).category == "first"
 
 
+def test_each_classifier_remembers_only_its_own_findings() -> None:
+    # A message read once is remembered per classifier: another classifier's rules must
+    # still decide for it, and asking again gives the same verdict.
+    disk_first = Classifier([Rule(category="storage", phrases=("disk",))])
+    full_first = Classifier([Rule(category="capacity", phrases=("full",))])
+    for _ in range(2):
+        assert disk_first.classify(details("disk full")).category == "storage"
+        assert full_first.classify(details("disk full")).category == "capacity"
+
+
 class _Contains:
     """A stand-in pattern: the classifier only needs `text` and `search`."""
 

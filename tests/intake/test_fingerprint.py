@@ -10,7 +10,13 @@ import yaml
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from receiver.intake.fingerprint import MAX_MESSAGE, fingerprint, normalize
+from receiver.intake.fingerprint import (
+    MAX_MESSAGE,
+    NORMALIZED_CACHE,
+    _normalized,
+    fingerprint,
+    normalize,
+)
 
 CORPUS = yaml.safe_load(
     (Path(__file__).parent / "classify_corpus.yaml").read_text(encoding="utf-8")
@@ -189,6 +195,20 @@ def test_only_the_head_of_a_huge_message_counts() -> None:
         "model_error", "m", head + "B" * 200_000
     )
     assert fingerprint("model_error", "m", "X" + head) != fingerprint("model_error", "m", head)
+
+
+def test_a_remembered_normal_form_gives_the_fingerprint_a_fresh_one_gives() -> None:
+    # Normal forms of recent messages are cached; a fingerprint must not depend on
+    # whether its message was seen before, nor on what else was seen since.
+    messages = [f"Request a{n:07x} timed out after {n}ms" for n in range(NORMALIZED_CACHE * 2)]
+    messages += ["disk full", "Disk full", "disk  full", "disk full\n"]
+    cold = []
+    for message in messages:
+        _normalized.cache_clear()
+        cold.append(fingerprint("timeout", "m", message))
+    warm = [fingerprint("timeout", "m", message) for message in messages + messages]
+    assert warm == cold + cold
+    assert len(set(cold[: NORMALIZED_CACHE * 2])) == 1  # the ids and durations varied
 
 
 def test_lone_surrogates_do_not_break_hashing() -> None:

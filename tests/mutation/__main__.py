@@ -13,6 +13,7 @@ lists a mutant that no longer survives (so the list stays true).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 import tomllib
@@ -23,6 +24,7 @@ from tests.mutation import operators, runner
 from tests.mutation.targets import select
 
 EQUIVALENTS = Path(__file__).with_name("equivalents.toml")
+_PROGRESS = 50  # a line on stderr every so many mutants
 
 
 @dataclass
@@ -77,7 +79,10 @@ def mutate_module(
     equivalent_seen: set[str] = set()
     # A mutant that takes several times the unmutated run is looping: it is caught.
     timeout = 10.0 + 5.0 * baseline
-    for outcome in runner.run(pool, module, mutants, tests, timeout=timeout):
+    outcomes = runner.run(pool, module, mutants, tests, timeout=timeout)
+    for done, outcome in enumerate(outcomes, start=1):
+        if done % _PROGRESS == 0:
+            print(f"  {done}/{len(mutants)}", file=sys.stderr)
         if outcome.killed:
             score.killed += 1
         elif (module, outcome.mutant.key) in equivalents:
@@ -98,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="mutants run side by side")
     parser.add_argument("--min-score", type=float, default=90.0)
     args = parser.parse_args(argv)
+    # A stopped run still removes its workers' copies and ends their children.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     targets = select([name for name in args.modules.replace(",", " ").split() if name])
     equivalents = load_equivalents()
     started = time.monotonic()

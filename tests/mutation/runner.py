@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 _COPIED = ("receiver", "tests", "config", "pyproject.toml", "README.md")
 _POLL = 0.01
 _BASELINE_TIMEOUT = 600.0
+_EXAMPLES = 30
 # pytest's exit codes for its own faults (internal error, usage error, no tests): a
 # broken set-up, not a mutant caught. 2 (interrupted: a test module failed to import) is
 # how a mutant that breaks the import is caught.
@@ -90,6 +91,18 @@ def _run_pytest(directory: Path, log: Path, tests: Sequence[str]) -> int:
         del sys.modules[name]
     sys.path.insert(0, str(directory))
     import pytest
+    from hypothesis import HealthCheck, settings
+
+    # Fewer examples per property test: a mutant the tables miss is usually caught in the
+    # first few. No deadline and no speed health check: on a busy machine those would
+    # fail the unmutated code too, and count a mutant as caught that was not.
+    settings.register_profile(
+        "mutation",
+        max_examples=_EXAMPLES,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    settings.load_profile("mutation")
 
     # The plugins' modules were imported before pytest could rewrite their asserts; that
     # warning (an error under the project's filterwarnings) is about them, not the tests.
@@ -174,6 +187,23 @@ def run(
     pending = list(reversed(mutants))
     running: dict[int, tuple[Worker, Mutant, float]] = {}
     idle = list(pool)
+    try:
+        yield from _each_outcome(pending, running, idle, module, tests, timeout)
+    finally:
+        for pid in running:  # stopped early: no child outlives the run
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
+def _each_outcome(
+    pending: list[Mutant],
+    running: dict[int, tuple[Worker, Mutant, float]],
+    idle: list[Worker],
+    module: str,
+    tests: Sequence[str],
+    timeout: float,
+) -> Iterator[Outcome]:
     while pending or running:
         while pending and idle:
             worker, mutant = idle.pop(), pending.pop()

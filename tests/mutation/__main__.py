@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         for module, tests in targets.items():
             score, seen = mutate_module(pool, module, tests, equivalents)
             scores.append(score)
+            # Each module's result as soon as it is known: a long run can be acted on early.
+            print(report([score], [], score.seconds), file=sys.stderr)
             stale += [
                 f"{module}: {key}"
                 for (listed_module, key) in equivalents

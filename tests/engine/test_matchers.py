@@ -211,3 +211,14 @@ def test_one_matcher_reads_from_a_string_or_a_matcher_and_writes_as_text() -> No
 )
 def test_load_stored(stored: str, matcher: Matcher) -> None:
     assert load_stored(stored) == matcher
+
+
+def test_a_matcher_is_a_value() -> None:
+    matcher = Matcher("team", "=~", "m.*")
+    # Equal matchers are one key (silences are filed by their matchers)...
+    assert {matcher, Matcher("team", "=~", "m.*")} == {matcher}
+    # ...and none can change under a key.
+    with pytest.raises(AttributeError):
+        matcher.value = "x"  # type: ignore[misc]
+    # Its repr shows what was written, not the compiled pattern.
+    assert repr(matcher) == "Matcher(name='team', op='=~', value='m.*')"

@@ -129,6 +129,8 @@ def test_unnamed_routes_are_named_by_their_place_and_defaults_fill_the_rest() ->
     (child,) = root.children
     (grandchild,) = child.children
     assert [r.id for r in root.walk()] == ["route", "route.routes[0]", "route.routes[0].routes[0]"]
+    # The design's default grouping: one group per category and model.
+    assert DEFAULT_GROUP_BY == ("category", "model_id")
     for route in root.walk():
         # Nothing set anywhere: the receiver from the root, the defaults for the rest.
         assert route.receiver == "oncall"
@@ -138,9 +140,61 @@ def test_unnamed_routes_are_named_by_their_place_and_defaults_fill_the_rest() ->
     assert grandchild.children == ()
 
 
-def test_max_groups_defaults_to_the_default() -> None:
+def test_max_groups_defaults_to_fifty() -> None:
     root, _ = build_routes(RouteConfig(receiver="oncall"), defaults=DEFAULTS, receivers=RECEIVERS)
-    assert root.max_groups == DEFAULT_MAX_GROUPS
+    assert root.max_groups == DEFAULT_MAX_GROUPS == 50
+
+
+def test_a_resolved_tree_is_made_of_values() -> None:
+    root, _ = resolve(TREE)
+    config = RouteConfig.model_validate(TREE)
+    # Routes are shared by every pass of the dispatcher: none can be changed in place.
+    with pytest.raises(AttributeError):
+        root.receiver = "x"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        root.timing.group_wait = 0  # type: ignore[misc]
+    with pytest.raises(ValidationError):
+        config.receiver = "x"  # type: ignore[misc]
+
+
+def test_a_route_reads_continue_under_either_name() -> None:
+    # `continue` is YAML's word (and Python's keyword); code may say `continue_`.
+    assert RouteConfig.model_validate({"continue": True}).continue_ is True
+    assert RouteConfig(receiver="oncall", continue_=True).continue_ is True
+
+
+def test_reading_match_leaves_the_input_as_it_was() -> None:
+    written = {"receiver": "oncall", "match": {"team": "ml"}, "matchers": ['env="prod"']}
+    RouteConfig.model_validate(written)
+    assert written == {"receiver": "oncall", "match": {"team": "ml"}, "matchers": ['env="prod"']}
+
+
+@pytest.mark.parametrize(
+    ("route", "group_by"),
+    [
+        # Written as nothing: inherited.
+        ({"group_by": None}, None),
+        # An empty list: no label, one group for the route.
+        ({"group_by": []}, ()),
+    ],
+)
+def test_group_by_unset_or_empty(route: dict[str, Any], group_by: tuple[str, ...] | None) -> None:
+    assert RouteConfig.model_validate(route).group_by == group_by
+
+
+@pytest.mark.parametrize(
+    "timings",
+    [
+        # The smallest intervals that are more than zero.
+        {"group_interval": 1, "repeat_interval": 1, "resolve_after": 1},
+        {"group_interval": "1ms", "repeat_interval": "1ms", "resolve_after": "1ms"},
+        # group_wait may be zero: the first message goes at once.
+        {"group_wait": 0},
+    ],
+)
+def test_short_timings_are_accepted(timings: dict[str, Any]) -> None:
+    _, problems = resolve({"receiver": "oncall", **timings})
+    assert problems == []
 
 
 @pytest.mark.parametrize(
@@ -231,7 +285,9 @@ def test_tree_checks(tree: dict[str, Any], problem: str) -> None:
 
 
 def test_a_tree_with_several_problems_names_each() -> None:
-    _, problems = resolve({"matchers": ['a="1"'], "continue": True, "resolve_after": 0})
+    root, problems = resolve({"matchers": ['a="1"'], "continue": True, "resolve_after": 0})
+    # Resolved all the same, for the checks that follow; the missing receiver is "".
+    assert root.receiver == ""
     assert problems == [
         "route: the root route matches everything; it takes no matchers",
         "route.continue: the root route has no siblings to continue to",
@@ -268,6 +324,8 @@ def test_a_defined_receiver_list_that_is_empty_says_none() -> None:
         ({"name": "two words"}, "String should match pattern"),
         # At least one group per route.
         ({"max_groups": 0}, "greater than or equal to 1"),
+        # `matchers:` left empty is no list.
+        ({"matchers": None}, "matchers are a list of strings"),
         # Unknown keys are refused.
         ({"recevier": "oncall"}, "Extra inputs are not permitted"),
     ],

@@ -52,3 +52,12 @@ def test_each_kind_of_row_has_its_own_cutoff() -> None:
 )
 def test_more_to_prune(deleted: int, batch: int, more: bool) -> None:
     assert more_to_prune(deleted, batch) is more
+
+
+def test_a_policy_and_its_cutoffs_are_values() -> None:
+    # One policy is shared by every pass of the pruner: none may change it in place.
+    policy = RetentionPolicy()
+    with pytest.raises(AttributeError):
+        policy.failures = 0  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        cutoffs(policy, NOW).failures = 0  # type: ignore[misc]

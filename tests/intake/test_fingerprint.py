@@ -10,7 +10,7 @@ import yaml
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from receiver.intake.fingerprint import MAX_MESSAGE, QUOTED_CHARS, fingerprint, normalize
+from receiver.intake.fingerprint import MAX_MESSAGE, fingerprint, normalize
 
 CORPUS = yaml.safe_load(
     (Path(__file__).parent / "classify_corpus.yaml").read_text(encoding="utf-8")
@@ -74,6 +74,11 @@ SHORT_MESSAGES = [message for message in MESSAGES if len(message) < MAX_MESSAGE 
         pytest.param(
             "voice 21m00Tcm4TlvDq8ikWAM not found", "voice <id> not found", id="random-id"
         ),
+        # A URL's scheme in capitals is still a URL.
+        pytest.param("GET HTTPS://API.EXAMPLE.COM/v1 failed", "GET <url> failed", id="url-caps"),
+        # Double quotes alone, and backquotes alone, mark values too.
+        pytest.param('model "flux" not found', "model <str> not found", id="double-quotes"),
+        pytest.param("column `w` missing", "column <str> missing", id="backquotes"),
         # Double- and single-quoted values.
         pytest.param(
             "invalid value \"a red fox\" for 'size'", "invalid value <str> for <str>", id="quoted"
@@ -196,16 +201,19 @@ def test_fields_cannot_run_into_each_other(
 def test_fingerprints_do_not_change_between_versions() -> None:
     # Stored groups are keyed by fingerprint: a new hash would split every open group.
     assert fingerprint("timeout", "flux-pro", "Request 8f3a9c2e timed out") == "d0d2c7f369e53059"
-    assert fingerprint("timeout", None, "x") == fingerprint("timeout", "", "x")
+    # No model hashes as an empty model name.
+    assert (
+        fingerprint("timeout", None, "x") == fingerprint("timeout", "", "x") == "8d6acce9e11605fb"
+    )
 
 
 @pytest.mark.parametrize(
     ("inside", "normalized"),
     [
-        # A quoted value of up to QUOTED_CHARS characters is a value: it goes...
-        ("a" * QUOTED_CHARS, "<str>"),
+        # A quoted value of up to 64 characters is a value: it goes...
+        ("a" * 64, "<str>"),
         # ...one character longer, it is the provider's sentence: kept.
-        ("a" * (QUOTED_CHARS + 1), f"'{'a' * (QUOTED_CHARS + 1)}'"),
+        ("a" * 65, f"'{'a' * 65}'"),
     ],
 )
 def test_how_long_a_quoted_value_may_be(inside: str, normalized: str) -> None:
@@ -213,6 +221,7 @@ def test_how_long_a_quoted_value_may_be(inside: str, normalized: str) -> None:
 
 
 def test_the_head_ends_at_max_message() -> None:
+    assert MAX_MESSAGE == 2048
     head = "x" * (MAX_MESSAGE - 1)
     # The last character of the head counts; the first one past it does not.
     assert normalize(head + "a") != normalize(head + "b")

@@ -42,6 +42,7 @@ _ARITHMETIC: dict[type[ast.operator], type[ast.operator]] = {
     ast.BitOr: ast.BitAnd,
     ast.BitAnd: ast.BitOr,
 }
+_KEY_PART = 60  # characters of a statement or change kept in a mutant's key
 # Statements whose removal (`pass` in their place) changes what the code does.
 _REMOVABLE = (
     ast.Expr,
@@ -88,12 +89,19 @@ def mutants(module: str, source: str) -> list[Mutant]:
     seen: Counter[str] = Counter()
     found = []
     for site in sites:
-        key = f"{site.scope} | {site.statement} | {site.before} → {site.after}"
+        key = " | ".join(
+            (site.scope, _short(site.statement), f"{_short(site.before)} → {_short(site.after)}")
+        )
         seen[key] += 1
         if seen[key] > 1:
             key = f"{key} #{seen[key]}"
         found.append(Mutant(module, site.line, key, _mutated_source(source, site)))
     return found
+
+
+def _short(text: str) -> str:
+    # Enough of a statement to find it; a repeat in one function is told apart by a count.
+    return text if len(text) <= _KEY_PART else text[: _KEY_PART - 1] + "…"
 
 
 def unmutated_source(source: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from receiver.engine.ratelimit import Take, take_token
+from receiver.engine.ratelimit import Take, next_token_at, pick_claims, take_token
 
 
 @pytest.mark.parametrize(
@@ -26,3 +26,54 @@ from receiver.engine.ratelimit import Take, take_token
 )
 def test_take_token(tokens: float, elapsed: float, rate: float, burst: int, expected: Take) -> None:
     assert take_token(tokens, 100.0, now=100.0 + elapsed, rate=rate, burst=burst) == expected
+
+
+@pytest.mark.parametrize(
+    ("tokens", "elapsed", "rate", "at"),
+    [
+        # A whole token already: now.
+        (1.0, 0.0, 1.0, 100.0),
+        # Exactly one refilled: now.
+        (0.0, 2.0, 0.5, 102.0),
+        # Half a token at 1/s: half a second from now.
+        (0.5, 0.0, 1.0, 100.5),
+        # A quarter at 0.5/s: the other three quarters take 1.5 s.
+        (0.0, 0.5, 0.5, 102.0),
+        # Nearly a token: a little later, not now.
+        (0.9, 0.0, 1.0, 100.1),
+    ],
+)
+def test_next_token_at(tokens: float, elapsed: float, rate: float, at: float) -> None:
+    now = 100.0 + elapsed
+    assert next_token_at(tokens, 100.0, now=now, rate=rate, burst=3) == pytest.approx(at)
+
+
+@pytest.mark.parametrize(
+    ("candidates", "allowance", "limit", "picked"),
+    [
+        # Each destination up to its whole tokens, in claim order.
+        ([(1, "a"), (2, "a"), (3, "b"), (4, "a")], {"a": 2, "b": 1}, 10, [1, 2, 3]),
+        # A destination with no token yet gets nothing; the others go on.
+        ([(1, "a"), (2, "b")], {"a": 0, "b": 1}, 10, [2]),
+        # One with no bucket yet gets the default (here 1).
+        ([(1, "new"), (2, "new"), (3, "a")], {"a": 1}, 10, [1, 3]),
+        # No more than the limit in all.
+        ([(1, "a"), (2, "b"), (3, "c")], {"a": 1, "b": 1, "c": 1}, 2, [1, 2]),
+        # Exactly the limit.
+        ([(1, "a"), (2, "b")], {"a": 1, "b": 1}, 2, [1, 2]),
+        # Nothing due.
+        ([], {"a": 1}, 10, []),
+    ],
+)
+def test_pick_claims(
+    candidates: list[tuple[int, str]], allowance: dict[str, int], limit: int, picked: list[int]
+) -> None:
+    before = dict(allowance)
+    assert pick_claims(candidates, allowance, default=1, limit=limit) == picked
+    # The caller's allowance is left as it was.
+    assert allowance == before
+
+
+def test_a_take_is_a_value() -> None:
+    with pytest.raises(AttributeError):
+        Take(tokens=1.0, wait=0.0).wait = 1.0  # type: ignore[misc]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from receiver.engine.ratelimit import Take, next_token_at, pick_claims, take_token
+from receiver.engine.ratelimit import Take, next_token_at, take_token
 
 
 @pytest.mark.parametrize(
@@ -46,32 +46,6 @@ def test_take_token(tokens: float, elapsed: float, rate: float, burst: int, expe
 def test_next_token_at(tokens: float, elapsed: float, rate: float, at: float) -> None:
     now = 100.0 + elapsed
     assert next_token_at(tokens, 100.0, now=now, rate=rate, burst=3) == pytest.approx(at)
-
-
-@pytest.mark.parametrize(
-    ("candidates", "allowance", "limit", "picked"),
-    [
-        # Each destination up to its whole tokens, in claim order.
-        ([(1, "a"), (2, "a"), (3, "b"), (4, "a")], {"a": 2, "b": 1}, 10, [1, 2, 3]),
-        # A destination with no token yet gets nothing; the others go on.
-        ([(1, "a"), (2, "b")], {"a": 0, "b": 1}, 10, [2]),
-        # One with no bucket yet gets the default (here 1).
-        ([(1, "new"), (2, "new"), (3, "a")], {"a": 1}, 10, [1, 3]),
-        # No more than the limit in all.
-        ([(1, "a"), (2, "b"), (3, "c")], {"a": 1, "b": 1, "c": 1}, 2, [1, 2]),
-        # Exactly the limit.
-        ([(1, "a"), (2, "b")], {"a": 1, "b": 1}, 2, [1, 2]),
-        # Nothing due.
-        ([], {"a": 1}, 10, []),
-    ],
-)
-def test_pick_claims(
-    candidates: list[tuple[int, str]], allowance: dict[str, int], limit: int, picked: list[int]
-) -> None:
-    before = dict(allowance)
-    assert pick_claims(candidates, allowance, default=1, limit=limit) == picked
-    # The caller's allowance is left as it was.
-    assert allowance == before
 
 
 def test_a_take_is_a_value() -> None:

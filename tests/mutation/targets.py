@@ -46,7 +46,11 @@ TARGETS: dict[str, tuple[str, ...]] = {
     ),
     "receiver/engine/notification.py": ("tests/engine/test_notification.py",),
     "receiver/engine/retry.py": ("tests/engine/test_retry.py",),
-    "receiver/engine/ratelimit.py": ("tests/engine/test_ratelimit.py",),
+    # The storm tests hold the claim rules (`pick_claims`) next to the budget they serve.
+    "receiver/engine/ratelimit.py": (
+        "tests/engine/test_ratelimit.py",
+        "tests/engine/test_storm.py",
+    ),
     "receiver/engine/storm.py": ("tests/engine/test_storm.py",),
     "receiver/engine/incidents.py": ("tests/engine/test_incidents.py",),
     "receiver/engine/occurrence.py": ("tests/engine/test_occurrence.py",),

@@ -61,66 +61,72 @@ def resolve(tree: dict[str, Any], **kwargs: Any) -> tuple[Route, list[str]]:
     )
 
 
-def test_each_route_is_resolved_field_by_field() -> None:
-    root, problems = resolve(TREE, max_groups=50)
-    assert problems == []
-    ml, db, any_team = root.children
-    (ml_slow,) = ml.children
+def timing(wait: float, interval: float, repeat: float, resolve: float, resolved: bool) -> Timing:
+    return Timing(
+        group_wait=wait,
+        group_interval=interval,
+        repeat_interval=repeat,
+        resolve_after=resolve,
+        send_resolved=resolved,
+    )
+
+
+# Each route of TREE resolved: (receiver, matchers, group_by, timing, max_groups, continue).
+RESOLVED = {
     # The root: its own receiver, group_by, group_wait and max_groups; the rest defaults.
-    assert root.id == "route"
-    assert root.receiver == "oncall"
-    assert root.matchers == ()
-    assert root.group_by == ("category",)
-    assert root.timing == Timing(
-        group_wait=10,
-        group_interval=300,
-        repeat_interval=14400,
-        resolve_after=1800,
-        send_resolved=True,
-    )
-    assert root.max_groups == 20
-    assert root.continue_ is False
-    # `ml`: its own name, receiver, matchers, group_by, group_interval, send_resolved and
-    # continue; group_wait from the root, the rest from the defaults.
-    assert ml.id == "ml"
-    assert ml.receiver == "ml-team"
-    assert ml.matchers == (Matcher("team", "=", "ml"),)
-    assert ml.group_by == ("model_id", "error_type")
-    assert ml.timing == Timing(
-        group_wait=10,
-        group_interval=600,
-        repeat_interval=14400,
-        resolve_after=1800,
-        send_resolved=False,
-    )
-    assert ml.max_groups == 20
-    assert ml.continue_ is True
+    "route": ("oncall", (), ("category",), timing(10, 300, 14400, 1800, True), 20, False),
+    # `ml`: its own receiver, matchers, group_by, group_interval, send_resolved and
+    # continue; group_wait and max_groups from the root, the rest from the defaults.
+    "ml": (
+        "ml-team",
+        (Matcher("team", "=", "ml"),),
+        ("model_id", "error_type"),
+        timing(10, 600, 14400, 1800, False),
+        20,
+        True,
+    ),
     # `ml-slow`: receiver, group_by, group_wait, group_interval and send_resolved from
     # `ml` (a child inherits from its parent, not the root); its own repeat_interval,
     # resolve_after and max_groups; continue is not inherited.
-    assert ml_slow.id == "ml-slow"
-    assert ml_slow.receiver == "ml-team"
-    assert ml_slow.matchers == (Matcher("category", "=", "timeout"),)
-    assert ml_slow.group_by == ("model_id", "error_type")
-    assert ml_slow.timing == Timing(
-        group_wait=10,
-        group_interval=600,
-        repeat_interval=3600,
-        resolve_after=300,
-        send_resolved=False,
-    )
-    assert ml_slow.max_groups == 5
-    assert ml_slow.continue_ is False
-    assert ml_slow.children == ()
+    "ml-slow": (
+        "ml-team",
+        (Matcher("category", "=", "timeout"),),
+        ("model_id", "error_type"),
+        timing(10, 600, 3600, 300, False),
+        5,
+        False,
+    ),
     # `db`: `match` read as an equality matcher; everything else from the root.
-    assert db.id == "db"
-    assert db.receiver == "db-team"
-    assert db.matchers == (Matcher("team", "=", "db"),)
-    assert db.group_by == ("category",)
-    assert db.timing == root.timing
-    assert db.max_groups == 20
-    # `match_re` read as a regex matcher.
-    assert any_team.matchers == (Matcher("team", "=~", ".+"),)
+    "db": (
+        "db-team",
+        (Matcher("team", "=", "db"),),
+        ("category",),
+        timing(10, 300, 14400, 1800, True),
+        20,
+        False,
+    ),
+    # `any-team`: `match_re` read as a regex matcher.
+    "any-team": (
+        "log-only",
+        (Matcher("team", "=~", ".+"),),
+        ("category",),
+        timing(10, 300, 14400, 1800, True),
+        20,
+        False,
+    ),
+}
+
+
+def test_each_route_is_resolved_field_by_field() -> None:
+    root, problems = resolve(TREE, max_groups=50)
+    assert problems == []
+    routes = root.walk()
+    # Depth first, in the order written.
+    assert [r.id for r in routes] == ["route", "ml", "ml-slow", "db", "any-team"]
+    for route in routes:
+        fields = route.receiver, route.matchers, route.group_by, route.timing
+        assert (*fields, route.max_groups, route.continue_) == RESOLVED[route.id], route.id
+    assert [len(r.children) for r in routes] == [3, 1, 0, 0, 0]
 
 
 def test_unnamed_routes_are_named_by_their_place_and_defaults_fill_the_rest() -> None:

@@ -49,6 +49,10 @@ class Score:
         )
 
 
+class BaselineFailed(Exception):
+    """A module's own tests fail without any mutant: its mutants say nothing."""
+
+
 def load_equivalents(path: Path = EQUIVALENTS) -> dict[tuple[str, str], str]:
     """(module, mutant key) → why the mutant cannot change behaviour."""
     table = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -72,7 +76,7 @@ def mutate_module(
     baseline, how = runner.warm_up(pool[0], tests)
     if how != "passed":
         log = pool[0].log.read_text(encoding="utf-8", errors="replace")
-        raise SystemExit(f"{module}: its tests do not pass unmutated ({how}):\n{log[-3000:]}")
+        raise BaselineFailed(f"{module}: its tests do not pass unmutated ({how}):\n{log[-3000:]}")
     mutants = operators.mutants(module, source)
     print(f"{module}: {len(mutants)} mutants, tests {baseline:.1f} s", file=sys.stderr)
     score = Score(module, mutants=len(mutants))
@@ -110,9 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     scores: list[Score] = []
     stale: list[str] = []
+    broken: list[str] = []
     with runner.workers(max(1, args.jobs)) as pool:
         for module, tests in targets.items():
-            score, seen = mutate_module(pool, module, tests, equivalents)
+            try:
+                score, seen = mutate_module(pool, module, tests, equivalents)
+            except BaselineFailed as failed:
+                print(failed, file=sys.stderr)
+                broken.append(module)
+                continue
             scores.append(score)
             # Each module's result as soon as it is known: a long run can be acted on early.
             print(report([score], [], score.seconds), file=sys.stderr)
@@ -122,8 +132,10 @@ def main(argv: list[str] | None = None) -> int:
                 if listed_module == module and key not in seen
             ]
     print(report(scores, stale, time.monotonic() - started))
+    if broken:
+        print(f"\nNot measured, their tests fail unmutated: {', '.join(broken)}")
     low = [s for s in scores if s.percent(without_equivalents=True) < args.min_score]
-    return 1 if low or stale else 0
+    return 1 if low or stale or broken else 0
 
 
 def report(scores: list[Score], stale: list[str], seconds: float) -> str:

@@ -19,10 +19,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/config/test_classifier.py",
     ),
     "receiver/intake/fingerprint.py": ("tests/intake/test_fingerprint.py",),
-    "receiver/intake/ingest.py": (
-        "tests/intake/test_ingest.py",
-        "tests/intake/test_supabase_payloads.py",
-    ),
+    "receiver/intake/ingest.py": ("tests/intake/test_ingest.py",),
     "receiver/engine/grouping.py": (
         "tests/engine/test_grouping.py",
         "tests/engine/test_alertmanager_dedup.py",

@@ -117,10 +117,9 @@ class Classifier:
         self._patterns: list[tuple[int, SearchPattern]] = []
         self._statuses: dict[int, int] = {}
         self._types: dict[str, int] = {}
+        # Indexed in rule order, so every list of `_by_word` is sorted by order already.
         for order, rule in enumerate(self.rules):
             self._index(order, rule)
-        for filed in self._by_word.values():
-            filed.sort(key=lambda entry: entry[0])
 
     def __eq__(self, other: object) -> bool:
         # A classifier is its rules (settings loaded twice compare equal).

@@ -57,7 +57,9 @@ def test_a_person_on_call_agrees_with_the_default_rules_on_the_corpus() -> None:
         print(miss)
     agreement = 1 - len(misses) / len(CORPUS)
     print(f"agreement: {len(CORPUS) - len(misses)}/{len(CORPUS)} = {agreement:.1%}")
-    assert agreement >= 0.95, "\n".join(misses)
+    # Every entry, today: a rule change that loses one is a regression to look at, not
+    # one of a tolerated few (a tolerance let a broken phrase pass unnoticed).
+    assert misses == [], "\n".join(misses)
 
 
 def test_the_corpus_is_large_and_covers_every_category_and_provider() -> None:

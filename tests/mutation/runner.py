@@ -42,8 +42,8 @@ _BROKEN = ("error 3", "error 4", "error 5")
 @dataclass(frozen=True, slots=True)
 class Outcome:
     mutant: Mutant
+    # Its tests failed, timed out, or could not import it; otherwise it survived.
     killed: bool
-    how: str  # "failed", "timeout", "error 2", "signal 11", or "survived"
 
 
 class Worker:
@@ -66,13 +66,16 @@ class Worker:
     def write(self, module: str, source: str) -> None:
         (self.directory / module).write_text(source, encoding="utf-8")
 
-    def start(self, tests: Sequence[str]) -> int:
-        """Fork a child running pytest on `tests` in this copy; its pid."""
+    def start(self, tests: Sequence[str], *, modules_to: Path | None = None) -> int:
+        """Fork a child running pytest on `tests` in this copy; its pid. With
+        `modules_to`, the child writes there the names of the modules it imported."""
         pid = os.fork()
         if pid == 0:  # the child: never returns
             code = 3
             try:
                 code = _run_pytest(self.directory, self.log, tests)
+                if modules_to is not None:
+                    modules_to.write_text("\n".join(sorted(sys.modules)), encoding="utf-8")
             except BaseException:
                 traceback.print_exc()
             finally:
@@ -154,16 +157,7 @@ def warm_up(worker: Worker, tests: Sequence[str]) -> tuple[float, str]:
     so each forked child finds them loaded."""
     listing = worker.directory / "modules.txt"
     started = time.monotonic()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        code = 3
-        try:
-            code = _run_pytest(worker.directory, worker.log, tests)
-            listing.write_text("\n".join(sorted(sys.modules)), encoding="utf-8")
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            os._exit(code)
+    pid = worker.start(tests, modules_to=listing)
     how = wait(pid, _BASELINE_TIMEOUT)
     seconds = time.monotonic() - started
     for name in listing.read_text(encoding="utf-8").split() if listing.exists() else []:
@@ -218,7 +212,5 @@ def _each_outcome(
             if how in _BROKEN:
                 log = worker.log.read_text(encoding="utf-8", errors="replace")
                 raise RuntimeError(f"pytest could not run ({how}) for {mutant.key}:\n{log[-3000:]}")
-            yield Outcome(
-                mutant, killed=how != "passed", how="survived" if how == "passed" else how
-            )
+            yield Outcome(mutant, killed=how != "passed")
         time.sleep(_POLL)

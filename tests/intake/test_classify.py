@@ -307,8 +307,9 @@ def verdict(rules: list[Rule], message: str, *, code: str | None = None) -> Verd
         ([Rule(category="q", phrases=("quot",))], "quota exceeded",
          Verdict("q", "q", "message", "quot")),
         # A phrase starts where a word starts: not after a letter or an underscore...
-        ([Rule(category="rl", phrases=("rate limit",))], "accurate limits", Verdict("unknown")),
-        ([Rule(category="rl", phrases=("rate limit",))], "my_rate limit", Verdict("unknown")),
+        ([Rule(category="rl", phrases=("rate limit",))], "rate: accurate limits",
+         Verdict("unknown")),
+        ([Rule(category="rl", phrases=("rate limit",))], "rate: my_rate limit", Verdict("unknown")),
         # ...but a later occurrence that does counts.
         ([Rule(category="rl", phrases=("rate limit",))], "accurate limit, rate limit hit",
          Verdict("rl", "rl", "message", "rate limit")),
@@ -363,6 +364,11 @@ def test_codes_by_rule_order(code: str, expected: str) -> None:
     assert verdict(rules, "x", code=code) == Verdict(expected, expected, "code", code)
 
 
+def test_a_status_in_the_message_names_its_signal() -> None:
+    classifier = Classifier([Rule(category="c", statuses=(503,))])
+    assert classifier.classify(details("upstream said 503")) == Verdict("c", "c", "status", "503")
+
+
 def test_each_signal_names_itself() -> None:
     classifier = Classifier(
         [Rule(category="c", codes=("E1",), statuses=(503,), error_types=("BusyError",))]
@@ -413,6 +419,8 @@ TRACEBACK = (
         (details("x\n  indented detail\n    at fn (a.js:1:2)"), "x\n  indented detail"),
         # A line starting "at" without indent is prose.
         (details("failed\nat capacity, retry later"), "failed\nat capacity, retry later"),
+        # An indented first line is the message's own, not a frame.
+        (details("  indented first\nsecond"), "  indented first\nsecond"),
         # A one-line message is read as it is.
         (details("  at capacity"), "  at capacity"),
         # The context message is added when it says something else...

@@ -33,6 +33,8 @@ def test_take_token(tokens: float, elapsed: float, rate: float, burst: int, expe
     [
         # A whole token already: now.
         (1.0, 0.0, 1.0, 100.0),
+        # A token and a half: now, not earlier.
+        (1.5, 0.0, 1.0, 100.0),
         # Exactly one refilled: now.
         (0.0, 2.0, 0.5, 102.0),
         # Half a token at 1/s: half a second from now.

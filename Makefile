@@ -16,7 +16,7 @@ IMAGE ?= failwatch:local
 # Python outside the package: the image's health check.
 SCRIPTS := deploy/healthcheck.py
 
-.PHONY: run test quick lint typecheck unit bench docs image image-test clean
+.PHONY: run test quick lint typecheck unit bench mutate docs image image-test clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -64,6 +64,12 @@ image-test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m tests.bench.run $(BENCH_ARGS)
+
+# Mutation testing of the pure decision modules against their own tests (TESTING.md);
+# not part of `test`. MODULES=matchers,routing for a subset; JOBS=2 on a machine of your own.
+JOBS ?= 1
+mutate: $(STAMP)
+	$(VENV)/bin/python -m tests.mutation --jobs $(JOBS) $(if $(MODULES),--modules $(MODULES))
 
 clean:
 	rm -rf $(TOOLS) $(VENV) .mypy_cache .ruff_cache .pytest_cache

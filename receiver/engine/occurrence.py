@@ -27,14 +27,15 @@ def judge(stored: StoredReport | None, report: Failure) -> Outcome:
     """What to do with `report`, given the latest stored failure of its generation."""
     if stored is None:
         return Outcome.NEW
-    if stored.idempotency_key == report.idempotency_key:
-        return Outcome.DUPLICATE
-    if stored.occurred_at and report.occurred_at and stored.occurred_at != report.occurred_at:
-        return Outcome.NEW
-    if stored.message and report.message and stored.message != report.message:
-        # Two different errors and no timestamps to tell them apart: a second failure
-        # rather than one message lost.
-        return Outcome.NEW
+    if stored.idempotency_key != report.idempotency_key:
+        if stored.occurred_at and report.occurred_at and stored.occurred_at != report.occurred_at:
+            return Outcome.NEW
+        if stored.message and report.message and stored.message != report.message:
+            # Two different errors and no timestamps to tell them apart: a second failure
+            # rather than one message lost.
+            return Outcome.NEW
+    # The same key is the same failure too (one error time), and may still bring what
+    # the stored report lacked: a message written after the time.
     adds = (
         (report.message and not stored.message)
         or (report.error_type and not stored.error_type)

@@ -122,10 +122,9 @@ class Classifier:
         self._patterns: list[tuple[int, SearchPattern]] = []
         self._statuses: dict[int, int] = {}
         self._types: dict[str, int] = {}
+        # Indexed in rule order, so every list of `_by_word` is sorted by order already.
         for order, rule in enumerate(self.rules):
             self._index(order, rule)
-        for filed in self._by_word.values():
-            filed.sort(key=lambda entry: entry[0])
         # The rules never change after this, so what a text holds never does either.
         self._by_message = functools.lru_cache(maxsize=FOUND_CACHE)(self._find_in_message)
 

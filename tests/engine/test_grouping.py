@@ -46,6 +46,21 @@ def state(**changes: object) -> GroupState:
 
 
 CASES = [
+    # Failures are never sent before they are pending, even long after group_interval
+    # (a failure stamped by a clock ahead of the dispatcher's)...
+    (
+        "pending since later than group_interval",
+        state(flushes=1, last_flush_at=1030.0, pending=1, pending_since=5000.0, last_active=5000.0),
+        4999.0,
+        None,
+    ),
+    # ...and go at once when they are.
+    (
+        "pending since, then at once",
+        state(flushes=1, last_flush_at=1030.0, pending=1, pending_since=5000.0, last_active=5000.0),
+        5000.0,
+        Reason.NEW_FAILURES,
+    ),
     # A new group waits group_wait before its first message.
     ("new group inside group_wait", state(), 1029.0, None),
     # ... and speaks once group_wait has passed.
@@ -495,6 +510,7 @@ def test_episode_change(
         (0, 0, False),  # not a stuck group
         (3, 2, False),  # one generation still processing
         (3, 3, True),  # every stuck generation has left processing
+        (1, 1, True),  # the only stuck generation has left processing
     ],
 )
 def test_state_of_a_stored_group(members: int, cleared: int, all_cleared: bool) -> None:
@@ -519,3 +535,97 @@ def test_after_a_flush_nothing_is_pending_and_the_flush_is_counted() -> None:
     assert (flushed.flushes, flushed.pending, flushed.pending_since) == (2, 0, None)
     assert (flushed.last_flush_at, flushed.has_new_error) == (2000.0, False)
     assert flushed.opened_at == 1000.0
+
+
+@pytest.mark.parametrize(
+    ("group", "due"),
+    [
+        # Every stuck generation has left processing: resolved as of its last activity.
+        (state(pending=0, pending_since=None, all_cleared=True, last_active=1200.0), 1200.0),
+        # Quiet and never sent: resolve_after from the last failure.
+        (state(pending=0, pending_since=None, last_active=1200.0), 3000.0),
+        # Quiet after a message: the repeat (4h) comes after the resolve (30m).
+        (state(pending=0, pending_since=None, flushes=1, last_flush_at=1100.0), 2800.0),
+        # Resolved: nothing is ever due.
+        (state(pending=0, pending_since=None, resolved=True), None),
+    ],
+)
+def test_next_due(group: GroupState, due: float | None) -> None:
+    assert next_due(group, T) == due
+
+
+def test_a_group_state_is_a_value() -> None:
+    with pytest.raises(AttributeError):
+        state().pending = 0  # type: ignore[misc]
+
+
+def test_group_keys_do_not_change_between_versions() -> None:
+    # Stored groups are found by key: a new digest would open a second group for each
+    # open one. Labels outside ASCII are hashed as written.
+    assert (
+        group_key(ROOT, {"category": "rate_limit", "model_id": "sdxl"})
+        == "8c981132f370b00ad6c1eda2"
+    )
+    assert (
+        group_key(ROOT, {"category": "rate_limit", "model_id": "flüx"})
+        == "e06a95974ea25eee293d2334"
+    )
+
+
+@pytest.mark.parametrize(
+    ("labels", "category"),
+    [
+        # A batch's category is its first failure's: its route caps open groups per category.
+        ({"category": "rate_limit", "model_id": "sdxl"}, "rate_limit"),
+        # A failure without one (a custom route label set): none.
+        ({"model_id": "sdxl"}, ""),
+    ],
+)
+def test_a_batch_takes_its_first_failures_category(labels: dict[str, str], category: str) -> None:
+    (batch,) = batch_failures(
+        [failure(1, labels=labels)], root=ROOT, silences=[], now=2000.0
+    ).values()
+    assert batch.category == category
+
+
+def test_a_batch_without_a_category_has_none() -> None:
+    assert GroupBatch(ROOT, {}).category == ""
+    assert released_batch(ROOT, {}, [failure(1)], now=3000.0).category == ""
+    assert released_batch(ROOT, {}, [failure(1)], now=3000.0, category="quota").category == "quota"
+
+
+def test_a_sample_keeps_the_first_prompt_seen() -> None:
+    (batch,) = batch_failures(
+        [failure(1), failure(2, prompt="a red fox"), failure(3, prompt="a blue fox")],
+        root=ROOT,
+        silences=[],
+        now=2000.0,
+    ).values()
+    # The first failure had none: the second's is the sample's, and the third's is not.
+    assert batch.errors["fp-rate"].prompt == "a red fox"
+    assert batch.errors["fp-rate"].message == "Rate limit exceeded"
+
+
+@pytest.mark.parametrize(
+    ("kind", "message", "current", "members"),
+    [
+        # A failed generation: the first message is the sample's; not a member to clear.
+        (FailureKind.FAILED, "first", False, []),
+        # A stuck generation: a member, cleared once it leaves processing.
+        (FailureKind.STUCK, "first", False, ["g1", "g2"]),
+        # A rule's alert: the latest message says what holds now, and it is a member.
+        (FailureKind.CONDITION, "second", True, ["g1", "g2"]),
+    ],
+)
+def test_what_each_kind_of_failure_adds(
+    kind: FailureKind, message: str, current: bool, members: list[str]
+) -> None:
+    (batch,) = batch_failures(
+        [failure(1, kind=kind, message="first"), failure(2, kind=kind, message="second")],
+        root=ROOT,
+        silences=[],
+        now=2000.0,
+    ).values()
+    (sample,) = batch.errors.values()
+    assert (sample.message, sample.current, sample.count) == (message, current, 2)
+    assert batch.stuck == members

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from enum import StrEnum
 
 import pytest
 
 from receiver.engine.incidents import (
+    MUTE_FOR,
     Action,
     ActionSource,
     Actor,
@@ -176,3 +178,98 @@ def test_what_the_message_and_thread_say() -> None:
         "Resolved by Carol · 07:59 UTC",
         "Acknowledged by Alice · 07:58 UTC",
     ]
+
+
+@pytest.mark.parametrize(
+    ("names", "values"),
+    [
+        # The states the API, the CLI and the console show and filter by.
+        (IncidentState, ["open", "acknowledged", "muted", "resolved"]),
+        # The actions of the API's paths, the CLI's commands and Slack's buttons.
+        (Action, ["ack", "mute", "unmute", "resolve"]),
+        # Where an action came from, as recorded with it.
+        (ActionSource, ["slack", "api", "cli"]),
+        # The outcome the API and the CLI answer with.
+        (Outcome, ["done", "unchanged", "duplicate", "refused", "unknown"]),
+    ],
+)
+def test_the_names_others_read(names: type[StrEnum], values: list[str]) -> None:
+    assert [member.value for member in names] == values
+
+
+@pytest.mark.parametrize(
+    ("choice", "seconds"),
+    [
+        # The "Mute for…" menu: one hour, four, a day.
+        ("1h", 3600.0),
+        ("4h", 14400.0),
+        ("24h", 86400.0),
+    ],
+)
+def test_mute_durations(choice: str, seconds: float) -> None:
+    assert decide_action(OPEN, Action.MUTE, choice, now=NOW).mute_until == NOW + seconds
+    assert list(MUTE_FOR) == ["1h", "4h", "24h"]
+
+
+AUTO_RESOLVED = replace(OPEN, resolved_at=NOW - 60)
+
+
+@pytest.mark.parametrize(
+    ("incident", "action", "argument", "why"),
+    [
+        # What the person who acted is told, case by case.
+        (None, Action.ACK, None, "No such incident."),
+        (OPEN, Action.ACK, None, "Acknowledged."),
+        (
+            replace(OPEN, acked_at=NOW - 120),
+            Action.ACK,
+            None,
+            "Already acknowledged by someone at 07:58 UTC.",
+        ),
+        (UNLABELLED, Action.MUTE, "1h", "This incident has no labels to mute it by."),
+        (OPEN, Action.MUTE, "1h", "Muted."),
+        (OPEN, Action.UNMUTE, None, "This incident is not muted."),
+        (MUTED, Action.UNMUTE, None, "Unmuted."),
+        (OPEN, Action.RESOLVE, None, "Resolved."),
+        # Resolved after a quiet spell, by no one.
+        (
+            AUTO_RESOLVED,
+            Action.ACK,
+            None,
+            "This incident is already resolved (resolved at 07:59 UTC).",
+        ),
+    ],
+)
+def test_what_the_person_who_acted_is_told(
+    incident: IncidentRow | None, action: Action, argument: str | None, why: str
+) -> None:
+    assert decide_action(incident, action, argument, now=NOW).why == why
+
+
+@pytest.mark.parametrize(
+    ("source", "comment"),
+    [
+        # A mute's silence says where it came from.
+        (ActionSource.SLACK, "muted from Slack"),
+        (ActionSource.API, "muted from the admin API"),
+        (ActionSource.CLI, "muted from the CLI"),
+    ],
+)
+def test_a_mutes_silence_says_where_it_came_from(source: ActionSource, comment: str) -> None:
+    actor = Actor("ops", "ops", source)
+    assert mute_silence(OPEN, actor, until=NOW + 60, silence_id="s", now=NOW).comment == comment
+
+
+def test_resolve_in_the_thread_and_an_automatic_resolution_in_the_message() -> None:
+    assert (
+        action_sentence(Action.RESOLVE, BOB, now=NOW, until=None) == "Resolved by Bob · 08:00 UTC"
+    )
+    # Resolved by quiet, not by a person: no "Resolved by" line.
+    assert mark_lines(mark_of(AUTO_RESOLVED, NOW)) == []
+
+
+def test_an_actor_and_a_verdict_are_values() -> None:
+    with pytest.raises(AttributeError):
+        BOB.name = "Eve"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        decide_action(OPEN, Action.ACK, None, now=NOW).why = "x"  # type: ignore[misc]

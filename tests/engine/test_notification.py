@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from receiver.engine.notification import SAMPLE_IDS, build_notification, mentions_for, stream_of
+from receiver.engine import notification as shown
+from receiver.engine.notification import (
+    SAMPLE_IDS,
+    action_notification,
+    build_digest,
+    build_notification,
+    held_item,
+    mentions_for,
+    stream_of,
+)
 from receiver.engine.routing import RouteConfig, Timing, build_routes
-from receiver.model import Reason
-from receiver.rows import GroupDetails, GroupErrorRow, GroupRow
+from receiver.model import DigestEntry, IncidentMark, Reason
+from receiver.rows import DigestItemRow, GroupDetails, GroupErrorRow, GroupRow
 from tests.engine.test_grouping import group_row
 
 
@@ -43,6 +52,120 @@ DETAILS = GroupDetails(
 def build(group: GroupRow, reason: Reason = Reason.NEW_ERROR) -> list[tuple[str, bool]]:
     notification = build_notification(group, DETAILS, reason, now=5000.0)
     return [(e.fingerprint, e.new) for e in notification.top_errors]
+
+
+@pytest.mark.parametrize(
+    ("pending", "notified", "new"),
+    [
+        # One failure pending, never notified: new.
+        (1, False, True),
+        # Nothing pending: not new, even if never notified (it came and went before).
+        (0, False, False),
+        # Pending but already notified in this episode: not new.
+        (1, True, False),
+    ],
+)
+def test_when_an_error_is_new_in_a_later_flush(pending: int, notified: bool, new: bool) -> None:
+    details = GroupDetails(
+        errors=(error("e", count=1, pending=pending, notified=notified, sample=None),),
+        users_affected=0,
+        sample_user_ids=(),
+        models=(),
+        error_types=(),
+    )
+    n = build_notification(group_row(flushes=1), details, Reason.NEW_ERROR, now=0.0)
+    assert [e.new for e in n.top_errors] == [new]
+
+
+@pytest.mark.parametrize(
+    ("limit", "value"),
+    [
+        # The errors a notification lists.
+        ("TOP_ERRORS", 10),
+        # Sample generations and users it names.
+        ("SAMPLE_IDS", 5),
+        ("SAMPLE_USERS", 5),
+        # Distinct models and error types it names.
+        ("LISTED_VALUES", 20),
+        # Groups an overflow group's notification names.
+        ("FOLDED_NAMES", 5),
+    ],
+)
+def test_how_much_a_notification_shows(limit: str, value: int) -> None:
+    assert getattr(shown, limit) == value
+
+
+def test_an_action_rebuilds_the_message_with_nothing_new() -> None:
+    incident = IncidentMark(id="inc-7", state="acknowledged", acked_by="ana", acked_at=4000.0)
+    group = group_row(key="abc", episode=3, flushes=4, pending=5, episode_failures=40)
+    n = action_notification(
+        group, DETAILS, incident=incident, action_id=12, sentence="ana acknowledged", now=5000.0
+    )
+    # Its id comes from the action, not the flush count; it reports no failures of its own.
+    assert (n.id, n.reason, n.action, n.incident) == (
+        "inc-7-action-12",
+        Reason.ACTION,
+        "ana acknowledged",
+        incident,
+    )
+    assert (n.window_failures, n.episode_failures, n.sequence) == (0, 40, 5)
+    # The errors as they read, none marked new (a later flush would have marked "new").
+    assert [(e.fingerprint, e.count, e.new) for e in n.top_errors] == [
+        ("new", 2, False),
+        ("old", 9, False),
+        ("quiet", 4, False),
+    ]
+    assert (n.group_key, n.episode, n.created_at) == ("abc", 3, 5000.0)
+
+
+def test_a_held_notification_becomes_a_digest_line() -> None:
+    n = build_notification(
+        group_row(key="abc", pending=5, episode_failures=40, labels={"category": "quota"}),
+        DETAILS,
+        Reason.NEW_FAILURES,
+        now=0.0,
+    )
+    assert held_item(n, 700.0) == DigestItemRow(
+        group_key="abc",
+        title="quota",
+        reason="new_failures",
+        window_failures=5,
+        episode_failures=40,
+        held_at=700.0,
+    )
+
+
+def test_a_digest_lists_the_held_lines() -> None:
+    items = [
+        DigestItemRow("a", "quota on sdxl", "new_failures", 5, 40, held_at=700.0),
+        DigestItemRow("b", "timeout on flux", "first", 2, 2, held_at=600.0),
+        DigestItemRow("c", "auth", "resolved", 0, 9, held_at=800.0),
+    ]
+    n = build_digest("oncall", items, now=900.0)
+    # Named by the receiver and the first hold: written twice, stored once.
+    assert (n.id, n.group_key) == ("digest-oncall-600.000", "digest:oncall:600.000")
+    assert (n.receiver, n.reason, n.episode, n.sequence, n.labels) == (
+        "oncall",
+        Reason.DIGEST,
+        1,
+        1,
+        {},
+    )
+    # The new failures of every line; no episode or users of its own.
+    assert (n.window_failures, n.episode_failures, n.users_affected) == (7, 0, 0)
+    assert (n.first_seen, n.last_seen, n.created_at) == (600.0, 800.0, 900.0)
+    assert n.digest == (
+        DigestEntry(
+            title="quota on sdxl",
+            reason=Reason.NEW_FAILURES,
+            window_failures=5,
+            episode_failures=40,
+        ),
+        DigestEntry(
+            title="timeout on flux", reason=Reason.FIRST, window_failures=2, episode_failures=2
+        ),
+        DigestEntry(title="auth", reason=Reason.RESOLVED, window_failures=0, episode_failures=9),
+    )
 
 
 def test_an_error_is_new_only_after_the_first_flush() -> None:

@@ -38,6 +38,23 @@ STORED = StoredReport(
         pytest.param(None, REPORT, Outcome.NEW, id="first"),
         # The same key: the same report again (a retried webhook, the sweep).
         pytest.param(STORED, REPORT, Outcome.DUPLICATE, id="same-key"),
+        # The same key (one error time) first without the message, then with it: the
+        # same failure, and the message is filled in rather than lost.
+        pytest.param(
+            replace(STORED, message="", error_type=None, occurred_at="2024-05-01T12:00:31Z"),
+            replace(REPORT, idempotency_key=STORED.idempotency_key,
+                    occurred_at="2024-05-01T12:00:31Z"),
+            Outcome.FILL,
+            id="same-key-message-arrives-late",
+        ),
+        # The same key with another message (rewritten under the same error time): still
+        # one failure, never a second row under one key.
+        pytest.param(
+            replace(STORED, occurred_at="2024-05-01T12:00:31Z"),
+            replace(REPORT, message="CUDA out of memory", occurred_at="2024-05-01T12:00:31Z"),
+            Outcome.DUPLICATE,
+            id="same-key-other-message",
+        ),
         # Stored without an error (the UPDATE that set status='failed'), reported again
         # with it (the UPDATE that added parameters.error, or the sweep): fill it in.
         pytest.param(

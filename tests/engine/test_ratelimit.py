@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from receiver.engine.ratelimit import Take, api_calls, take_tokens
+from receiver.engine.ratelimit import Take, api_calls, next_token_at, take_tokens
 from receiver.model import Reason
 
 
@@ -71,3 +71,30 @@ def test_take_tokens(
 )
 def test_api_calls(reason: Reason, updates_in_place: bool, threaded: bool, calls: int) -> None:
     assert api_calls(reason, updates_in_place=updates_in_place, threaded=threaded) == calls
+
+
+@pytest.mark.parametrize(
+    ("tokens", "elapsed", "rate", "at"),
+    [
+        # A whole token already: now.
+        (1.0, 0.0, 1.0, 100.0),
+        # A token and a half: now, not earlier.
+        (1.5, 0.0, 1.0, 100.0),
+        # Exactly one refilled: now.
+        (0.0, 2.0, 0.5, 102.0),
+        # Half a token at 1/s: half a second from now.
+        (0.5, 0.0, 1.0, 100.5),
+        # A quarter at 0.5/s: the other three quarters take 1.5 s.
+        (0.0, 0.5, 0.5, 102.0),
+        # Nearly a token: a little later, not now.
+        (0.9, 0.0, 1.0, 100.1),
+    ],
+)
+def test_next_token_at(tokens: float, elapsed: float, rate: float, at: float) -> None:
+    now = 100.0 + elapsed
+    assert next_token_at(tokens, 100.0, now=now, rate=rate, burst=3) == pytest.approx(at)
+
+
+def test_a_take_is_a_value() -> None:
+    with pytest.raises(AttributeError):
+        Take(tokens=1.0, wait=0.0).wait = 1.0  # type: ignore[misc]

@@ -3,6 +3,8 @@ hysteresis."""
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -21,12 +23,14 @@ from receiver.engine.rates import (
     advance,
     flatline_message,
     flatline_signal,
+    is_spike,
     path_signal,
     rate_message,
     rate_signal,
     rule_for,
     spike_message,
     spike_signal,
+    window_text,
 )
 
 RULE = RateRule()  # window 10m, min_finished 20, min_failed 5, threshold 0.25, 3x and +0.10
@@ -270,3 +274,110 @@ def test_a_spike_is_always_far_above_the_usual(
     # One more failure never makes it calmer.
     louder = spike_signal(SPIKE, FailureCounts(current + 1, day_before, trailing_day), history=True)
     assert LOUDNESS.index(louder) >= LOUDNESS.index(signal)
+
+
+def test_the_verdicts_as_logged() -> None:
+    assert [verdict.value for verdict in Verdict] == ["quiet", "pending", "fire", "keep", "resolve"]
+
+
+def test_the_default_rules() -> None:
+    # The README's defaults: a 10 min window judged once 20 generations finished and 5
+    # failed, 25 % or 3 times yesterday's rate and 10 points above it, two breaching
+    # sweeps to fire, five calm ones to resolve; a flatline over 15 min against a
+    # baseline of 50.
+    assert RateRule() == RateRule(
+        window=600.0, min_finished=20, min_failed=5, threshold=0.25, spike_factor=3.0,
+        spike_points=0.10, pending=2, recover_after=5,
+    )  # fmt: skip
+    assert FlatlineRule() == FlatlineRule(window=900.0, min_baseline=50, pending=2, recover_after=2)
+    assert PathHealth() == PathHealth(
+        ok=0, failed=0, errors=0, timeouts=0, queue=0, previous_queue=None, missed=0
+    )
+    assert Counts(finished=0, failed=0).rate == 0.0
+
+
+def test_rules_and_states_are_values() -> None:
+    values: list[RateRule | FlatlineRule | Counts | RuleState | PathHealth] = [
+        RateRule(),
+        FlatlineRule(),
+        Counts(1, 0),
+        RuleState(),
+        PathHealth(),
+    ]
+    for value in values:
+        with pytest.raises(AttributeError):
+            setattr(value, fields(value)[0].name, 9)
+    assert len(set(values)) == len(values)
+
+
+@pytest.mark.parametrize(
+    ("current", "baseline", "expected"),
+    [
+        # Exactly 5 failed at the threshold: a breach.
+        (Counts(20, 5), None, Signal.BREACH),
+        # Exactly half the threshold: not yet calm.
+        (Counts(40, 5), None, Signal.ELEVATED),
+        # 20 % is under the threshold, but a baseline of exactly 20 finished at 5 % makes
+        # it a spike (4 times, 15 points over)...
+        (Counts(50, 10), Counts(20, 1), Signal.BREACH),
+        # ...while 19 finished yesterday is no baseline at all.
+        (Counts(50, 10), Counts(19, 1), Signal.ELEVATED),
+    ],
+)
+def test_rate_signal_at_its_bounds(
+    current: Counts, baseline: Counts | None, expected: Signal
+) -> None:
+    assert rate_signal(RULE, current, baseline) is expected
+
+
+@pytest.mark.parametrize(
+    ("rate", "baseline", "spike"),
+    [
+        # Exactly 3 times, and more than 10 points above: a spike.
+        (0.75, 0.25, True),
+        # 3 times but only 6.25 points above: noise.
+        (0.09375, 0.03125, False),
+    ],
+)
+def test_is_spike(rate: float, baseline: float, spike: bool) -> None:
+    assert is_spike(RULE, rate, baseline) is spike
+
+
+def test_a_flatline_baseline_of_exactly_the_minimum_counts() -> None:
+    assert flatline_signal(FlatlineRule(), finished=0, baseline_finished=50) is Signal.BREACH
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        # Whole hours, whole minutes, else seconds.
+        (3600, "1 h"),
+        (7200, "2 h"),
+        (600, "10 min"),
+        (90, "90 s"),
+    ],
+)
+def test_window_text(seconds: float, text: str) -> None:
+    assert window_text(seconds) == text
+
+
+def test_a_baseline_of_one_generation_is_shown() -> None:
+    assert rate_message("m", RULE, Counts(20, 5), Counts(1, 0)) == (
+        "m: 25% of 20 finished generations failed in the last 10 min "
+        "(same window yesterday: 0% of 1)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("health", "expected"),
+    [
+        # A queue that grew from one request: growing.
+        (PathHealth(ok=1, queue=2, previous_queue=1), (Signal.BREACH, None)),
+        # Nothing wrong: calm, and said so.
+        (PathHealth(ok=3), (Signal.CALM, "webhook path: deliveries are arriving")),
+    ],
+)
+def test_path_signal_at_its_bounds(health: PathHealth, expected: tuple[Signal, str | None]) -> None:
+    signal, message = path_signal(health)
+    assert signal is expected[0]
+    assert expected[1] is None or message == expected[1]

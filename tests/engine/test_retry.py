@@ -69,3 +69,15 @@ def test_after_failure(
         rng=_Fixed(),
     )
     assert decision == expected
+
+
+def test_a_policy_and_its_answers_are_values() -> None:
+    # One policy is shared by every send; an answer is stored as it was given.
+    for value, field in ((POLICY, "max_attempts"), (GiveUp("age"), "why")):
+        with pytest.raises(AttributeError):
+            setattr(value, field, 1)
+    with pytest.raises(AttributeError):
+        RetryLater(1.0, None).delay = 2.0  # type: ignore[misc]
+    # Equal answers are one value (a set of them, a dict key).
+    assert len({GiveUp("age"), GiveUp("age"), RetryLater(1.0, None), RetryLater(1.0, None)}) == 2
+    assert len({POLICY, RetryPolicy(5, 3600.0, 2.0, 60.0)}) == 1

@@ -8,7 +8,6 @@ import pytest
 
 from receiver.engine.matchers import Matcher
 from receiver.engine.silences import (
-    MAX_DURATION,
     Silence,
     SilenceRequest,
     muting,
@@ -111,13 +110,122 @@ def test_a_new_silence_starts_now_unless_told() -> None:
 @pytest.mark.parametrize(
     ("changes", "problem"),
     [
+        # A silence that has already ended.
         ({"ends_at": NOW}, "in the future"),
-        ({"starts_at": NOW, "ends_at": NOW + MAX_DURATION + 1}, "at most 90 days"),
+        # Longer than 90 days, by a second.
+        ({"starts_at": NOW, "ends_at": NOW + 90 * 86400 + 1}, "at most 90 days"),
+        # Counted from its start, not from now.
+        ({"starts_at": NOW + 60, "ends_at": NOW + 60 + 90 * 86400 + 1}, "at most 90 days"),
     ],
 )
 def test_a_silence_window_is_checked(changes: dict[str, object], problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         new_silence(request(**changes), silence_id="s", now=NOW)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        # Exactly 90 days from now.
+        {"ends_at": NOW + 90 * 86400},
+        # Exactly 90 days from a later start.
+        {"starts_at": NOW + 60, "ends_at": NOW + 60 + 90 * 86400},
+        # One second.
+        {"ends_at": NOW + 1},
+    ],
+)
+def test_the_longest_and_shortest_silences(changes: dict[str, object]) -> None:
+    made = new_silence(request(**changes), silence_id="s", now=NOW)
+    assert made.ends_at == changes["ends_at"]
+
+
+LAST_TIME = 253_402_300_799.0  # 9999-12-31T23:59:59Z, the last second a listing can show
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        # Matchers: at least one, at most 20.
+        ({"matchers": []}, "at least 1 item"),
+        ({"matchers": [f"l{i}=v" for i in range(21)]}, "at most 20 items"),
+        # A comment and an author, neither empty nor too long.
+        ({"comment": ""}, "at least 1 character"),
+        ({"comment": "c" * 1001}, "at most 1000 characters"),
+        ({"author": ""}, "at least 1 character"),
+        ({"author": "a" * 201}, "at most 200 characters"),
+        # Text no store can hold.
+        ({"comment": "out\x00age"}, "cannot hold a NUL character"),
+        ({"author": "on\x00call"}, "cannot hold a NUL character"),
+        # Times: finite, from 1970 to 9999.
+        ({"ends_at": float("nan")}, "not a time between 1970 and 9999"),
+        ({"ends_at": float("inf")}, "not a time between 1970 and 9999"),
+        ({"ends_at": LAST_TIME + 1}, "not a time between 1970 and 9999"),
+        ({"starts_at": -1.0}, "not a time between 1970 and 9999"),
+        # The window ends after it starts.
+        ({"starts_at": NOW + 10, "ends_at": NOW + 10}, "ends_at must be after starts_at"),
+        ({"starts_at": NOW + 10, "ends_at": NOW + 5}, "ends_at must be after starts_at"),
+        # Nothing else.
+        ({"creator": "x"}, "Extra inputs are not permitted"),
+    ],
+)
+def test_what_a_request_refuses(changes: dict[str, object], words: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(words)):
+        request(**changes)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        # The limits themselves.
+        {"comment": "c", "author": "a"},
+        {"comment": "c" * 1000, "author": "a" * 200},
+        # The first and the last second a listing can show.
+        {"starts_at": 0.0},
+        {"ends_at": LAST_TIME},
+        # No start: it starts when made.
+        {"starts_at": None},
+    ],
+)
+def test_what_a_request_accepts(changes: dict[str, object]) -> None:
+    made = request(**changes)
+    for name, value in changes.items():
+        assert getattr(made, name) == value
+
+
+def test_a_request_may_hold_twenty_matchers() -> None:
+    written = [f"l{i}=v" for i in range(20)]
+    assert request(matchers=written).matchers == tuple(Matcher.parse(m) for m in written)
+
+
+def test_a_request_and_a_silence_are_values() -> None:
+    with pytest.raises(ValueError, match="frozen"):
+        request().comment = "x"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        silence("a=b").comment = "x"  # type: ignore[misc]
+
+
+def test_describe() -> None:
+    item = Silence(
+        id="s1",
+        matchers=(Matcher("model_id", "=~", "flux-.*"), Matcher("category", "!=", "timeout")),
+        starts_at=0.0,
+        ends_at=20_000.0,
+        comment="outage",
+        author="oncall",
+        created_at=60.0,
+        expired_at=None,
+    )
+    # As the CLI and the admin API show it: Alertmanager's names and ISO times.
+    assert item.describe(now=NOW) == {
+        "id": "s1",
+        "matchers": ['model_id=~"flux-.*"', 'category!="timeout"'],
+        "startsAt": "1970-01-01T00:00:00Z",
+        "endsAt": "1970-01-01T05:33:20Z",
+        "comment": "outage",
+        "author": "oncall",
+        "createdAt": "1970-01-01T00:01:00Z",
+        "state": "active",
+    }
 
 
 def test_rows_round_trip() -> None:

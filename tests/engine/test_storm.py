@@ -9,6 +9,7 @@ from receiver.engine.routing import RouteConfig, Timing, build_routes
 from receiver.engine.storm import (
     FIRST_PRIORITY,
     LATER_PRIORITY,
+    BudgetLimit,
     Spend,
     counts_against_budget,
     digest_due,
@@ -62,6 +63,8 @@ def test_folds(group_open: bool, open_in_scope: int, max_groups: int, expected: 
         ({"category": "unknown"}, "(no labels)"),
         # an empty model label does not name it
         ({"category": "unknown", "model_id": "", "app": "web"}, "web"),
+        # the model alone names it, whatever other labels the group has
+        ({"category": "unknown", "model_id": "flux-a", "app": "web"}, "flux-a"),
     ],
 )
 def test_member_name(labels: dict[str, str], expected: str) -> None:
@@ -78,6 +81,19 @@ def test_overflow_groups_are_one_per_route_receiver_and_category() -> None:
     assert len(keys) == 4
     # stable: the same inputs give the same key (across restarts and replicas)
     assert overflow_key("route", "oncall", "unknown") == overflow_key("route", "oncall", "unknown")
+
+
+def test_overflow_keys_do_not_change_between_versions() -> None:
+    # Stored overflow groups are found by key: a new digest would open a second one.
+    assert overflow_key("route", "oncall", "unknown") == "35e0b0a4b5c5f685d927b48c"
+    assert overflow_key("route", "équipe", "unknown") == "a08c6a5a2fb2bcafe013f0db"
+
+
+def test_a_budget_limit_and_a_spend_are_values() -> None:
+    with pytest.raises(AttributeError):
+        BudgetLimit(cap=20, period=600.0).cap = 1  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        Spend(True, Budget(0.0, 1)).allowed = False  # type: ignore[misc]
 
 
 def test_overflow_labels_name_what_they_count() -> None:
@@ -99,6 +115,7 @@ def test_overflow_labels_name_what_they_count() -> None:
         (Budget(100.0, 2), 699.0, Spend(True, Budget(100.0, 3))),
         # the cap reached within the window: hold it, the budget unchanged
         (Budget(100.0, 3), 150.0, Spend(False, Budget(100.0, 3))),
+        (Budget(100.0, 3), 100.0, Spend(False, Budget(100.0, 3))),
         (Budget(100.0, 3), 699.9, Spend(False, Budget(100.0, 3))),
         # the window over: a new one opens at this notification
         (Budget(100.0, 3), 700.0, Spend(True, Budget(700.0, 1))),

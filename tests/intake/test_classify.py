@@ -57,7 +57,9 @@ def test_a_person_on_call_agrees_with_the_default_rules_on_the_corpus() -> None:
         print(miss)
     agreement = 1 - len(misses) / len(CORPUS)
     print(f"agreement: {len(CORPUS) - len(misses)}/{len(CORPUS)} = {agreement:.1%}")
-    assert agreement >= 0.95, "\n".join(misses)
+    # Every entry, today: a rule change that loses one is a regression to look at, not
+    # one of a tolerated few (a tolerance let a broken phrase pass unnoticed).
+    assert misses == [], "\n".join(misses)
 
 
 def test_the_corpus_is_large_and_covers_every_category_and_provider() -> None:
@@ -288,3 +290,158 @@ def test_only_the_head_and_the_tail_of_a_long_message_are_read() -> None:
     middle = filler[: len(filler) // 2] + " Rate limit exceeded " + filler[len(filler) // 2 :]
     assert category(details(middle)) == "unknown"
     assert len(message_text(details(filler))) <= MAX_TEXT + 1
+
+
+# --- The index, rule by rule: which rule wins, and the evidence it shows ----------------
+
+
+def verdict(rules: list[Rule], message: str, *, code: str | None = None) -> Verdict:
+    return Classifier(rules).classify(details(message, code=code))
+
+
+@pytest.mark.parametrize(
+    ("rules", "message", "expected"),
+    [
+        # A code is a whole word of the message, shown as written in the rule...
+        ([Rule(category="pool", codes=("POOL_EMPTY",))], "error POOL_EMPTY raised",
+         Verdict("pool", "pool", "message", "pool_empty")),
+        # ...never the start of a longer word.
+        ([Rule(category="pool", codes=("POOL_EMPTY",))], "error POOL_EMPTYING", Verdict("unknown")),
+        # A code with punctuation in it is found in the message like a phrase.
+        ([Rule(category="gone", codes=("model-not-found",))], "error: model-not-found",
+         Verdict("gone", "gone", "message", "model-not-found")),
+        # A phrase is shown whole, not the word it was found by.
+        ([Rule(category="rl", phrases=("rate limit",))], "hit the rate limit",
+         Verdict("rl", "rl", "message", "rate limit")),
+        # A one-word phrase of four letters or more may start a longer word.
+        ([Rule(category="q", phrases=("quot",))], "quota exceeded",
+         Verdict("q", "q", "message", "quot")),
+        # A phrase starts where a word starts: not after a letter or an underscore...
+        ([Rule(category="rl", phrases=("rate limit",))], "rate: accurate limits",
+         Verdict("unknown")),
+        ([Rule(category="rl", phrases=("rate limit",))], "rate: my_rate limit", Verdict("unknown")),
+        # ...but a later occurrence that does counts.
+        ([Rule(category="rl", phrases=("rate limit",))], "accurate limit, rate limit hit",
+         Verdict("rl", "rl", "message", "rate limit")),
+        # The earlier rule wins, even when its phrase comes later in the message.
+        ([Rule(category="a", phrases=("full",)), Rule(category="b", phrases=("disk",))],
+         "disk full", Verdict("a", "a", "message", "full")),
+        ([Rule(category="a", phrases=("full",)), Rule(category="b", phrases=("disk",))],
+         "full disk", Verdict("a", "a", "message", "full")),
+        # Among one rule's phrases, the evidence is the first in the message: whole words,
+        # one-word prefixes, punctuation and patterns alike.
+        ([Rule(category="a", phrases=("out of space", "disk full"))],
+         "out of space, disk full", Verdict("a", "a", "message", "out of space")),
+        ([Rule(category="a", phrases=("full", "throttl"))],
+         "full throttled", Verdict("a", "a", "message", "full")),
+        ([Rule(category="a", phrases=("died", "(e42)"))],
+         "worker(e42) died", Verdict("a", "a", "message", "died")),
+        ([Rule(category="a", phrases=("disk",), pattern=_Contains("full"))],
+         "disk full", Verdict("a", "a", "message", "disk")),
+        # A phrase found anywhere wins over a later rule's word...
+        ([Rule(category="a", phrases=("(e42)",)), Rule(category="b", phrases=("died",))],
+         "worker(e42) died", Verdict("a", "a", "message", "(e42)")),
+        # ...and loses to an earlier one's.
+        ([Rule(category="a", phrases=("died",)), Rule(category="b", phrases=("(e42)",))],
+         "worker(e42) died", Verdict("a", "a", "message", "died")),
+        # A phrase found anywhere must be there.
+        ([Rule(category="a", phrases=("(e42)",))], "worker died", Verdict("unknown")),
+    ],
+)  # fmt: skip
+def test_which_rule_wins_and_what_it_shows(
+    rules: list[Rule], message: str, expected: Verdict
+) -> None:
+    assert verdict(rules, message) == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        # A prefix of an earlier rule wins over a later rule's exact code.
+        ("SAFETY.INPUT", "prefix"),
+        # Of two prefixes, the earlier rule's.
+        ("SAFETY.OUTPUT.X", "prefix"),
+        # An exact code alone.
+        ("OTHER", "exact"),
+    ],
+)
+def test_codes_by_rule_order(code: str, expected: str) -> None:
+    rules = [
+        Rule(category="prefix", codes=("SAFETY.",)),
+        Rule(category="exact", codes=("SAFETY.INPUT", "OTHER")),
+        Rule(category="later-prefix", codes=("SAFETY.OUTPUT.",)),
+    ]
+    assert verdict(rules, "x", code=code) == Verdict(expected, expected, "code", code)
+
+
+def test_a_status_in_the_message_names_its_signal() -> None:
+    classifier = Classifier([Rule(category="c", statuses=(503,))])
+    assert classifier.classify(details("upstream said 503")) == Verdict("c", "c", "status", "503")
+
+
+def test_each_signal_names_itself() -> None:
+    classifier = Classifier(
+        [Rule(category="c", codes=("E1",), statuses=(503,), error_types=("BusyError",))]
+    )
+    assert classifier.classify(details("x", code="E1")) == Verdict("c", "c", "code", "E1")
+    assert classifier.classify(details("x", status=503)) == Verdict("c", "c", "status", "503")
+    assert classifier.classify(details("x", "BusyError")) == Verdict("c", "c", "type", "BusyError")
+
+
+def test_a_classifier_is_its_rules() -> None:
+    rules = [Rule(category="a", phrases=("x",))]
+    # Settings loaded twice compare equal, and hash alike.
+    assert Classifier(rules) == Classifier(list(rules))
+    assert hash(Classifier(rules)) == hash(Classifier(list(rules)))
+    assert Classifier(rules) != Classifier([Rule(category="b", phrases=("x",))])
+    assert Classifier(rules) != rules
+
+
+def test_rules_and_verdicts_are_values_written_by_keyword() -> None:
+    with pytest.raises(AttributeError):
+        Rule(category="a").category = "b"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        Verdict("a").category = "b"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Rule("a")  # type: ignore[call-arg]
+
+
+TRACEBACK = (
+    "Traceback (most recent call last):\n"
+    '  File "worker.py", line 9, in run\n'
+    "    raise RateLimitError()\n"
+    '\tFile "tab.py", line 1\n'
+    "ValueError: bad input"
+)
+
+
+@pytest.mark.parametrize(
+    ("error", "text"),
+    [
+        # A Python traceback: its header and indented lines go, the error line stays.
+        (details(TRACEBACK), "ValueError: bad input"),
+        # After the traceback, indented lines are the message's again.
+        (
+            details(TRACEBACK + "\n  detail: disk full"),
+            "ValueError: bad input\n  detail: disk full",
+        ),
+        # Indented lines are kept outside a traceback, unless they are "at" frames.
+        (details("x\n  indented detail\n    at fn (a.js:1:2)"), "x\n  indented detail"),
+        # A line starting "at" without indent is prose.
+        (details("failed\nat capacity, retry later"), "failed\nat capacity, retry later"),
+        # An indented first line is the message's own, not a frame.
+        (details("  indented first\nsecond"), "  indented first\nsecond"),
+        # A one-line message is read as it is.
+        (details("  at capacity"), "  at capacity"),
+        # The context message is added when it says something else...
+        (details("failed", context_message="quota"), "failed\nquota"),
+        # ...and not repeated when it says the same.
+        (details("quota", context_message="quota"), "quota"),
+        # Up to 4096 characters are read whole...
+        (details("a" * 4096), "a" * 4096),
+        # ...beyond, the first 3072 and the last 1024.
+        (details("h" * 3072 + "m" + "t" * 1024), "h" * 3072 + "\n" + "t" * 1024),
+    ],
+)
+def test_message_text(error: ErrorDetails, text: str) -> None:
+    assert message_text(error) == text

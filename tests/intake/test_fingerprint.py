@@ -80,6 +80,11 @@ SHORT_MESSAGES = [message for message in MESSAGES if len(message) < MAX_MESSAGE 
         pytest.param(
             "voice 21m00Tcm4TlvDq8ikWAM not found", "voice <id> not found", id="random-id"
         ),
+        # A URL's scheme in capitals is still a URL.
+        pytest.param("GET HTTPS://API.EXAMPLE.COM/v1 failed", "GET <url> failed", id="url-caps"),
+        # Double quotes alone, and backquotes alone, mark values too.
+        pytest.param('model "flux" not found', "model <str> not found", id="double-quotes"),
+        pytest.param("column `w` missing", "column <str> missing", id="backquotes"),
         # Double- and single-quoted values.
         pytest.param(
             "invalid value \"a red fox\" for 'size'", "invalid value <str> for <str>", id="quoted"
@@ -129,6 +134,12 @@ SHORT_MESSAGES = [message for message in MESSAGES if len(message) < MAX_MESSAGE 
         pytest.param(r"C:\app\main.py:12 failed", "<path> failed", id="path-windows"),
         # Numbers alone.
         pytest.param("step 42935 of 50000", "step <num> of <num>", id="numbers"),
+        # Six or more digits and no letter are a number, not a hex id: one error, not two
+        # (a 7-digit count is <num> whatever its digits).
+        pytest.param("queue 1234567 jobs", "queue <num> jobs", id="seven-digits"),
+        pytest.param("queue 100000 jobs", "queue <num> jobs", id="six-digits"),
+        # A decimal is one number.
+        pytest.param("scale 1.25 too big", "scale <num> too big", id="decimal"),
         # White space folded and trimmed.
         pytest.param("  out of\n\tmemory   ", "out of memory", id="spaces"),
         # Nothing variable: unchanged.
@@ -177,9 +188,50 @@ def test_anything_but_the_variable_parts_changes_the_fingerprint(
     assert fingerprint(*other) != base
 
 
-def test_fields_cannot_run_into_each_other() -> None:
-    # ("a", "b c") and ("a b", "c") must not hash the same text.
-    assert fingerprint("timeout", "a", "b c") != fingerprint("timeout", "a b", "c")
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        # Joined without a separator, both would hash "timeoutabc".
+        (("timeout", "ab", "c"), ("timeout", "a", "bc")),
+        (("timeouta", "b", "c"), ("timeout", "ab", "c")),
+        # No model is not a model named "" followed by the message's first word.
+        (("timeout", None, "ab"), ("timeout", "a", "b")),
+    ],
+)
+def test_fields_cannot_run_into_each_other(
+    first: tuple[str, str | None, str], second: tuple[str, str | None, str]
+) -> None:
+    assert fingerprint(*first) != fingerprint(*second)
+
+
+def test_fingerprints_do_not_change_between_versions() -> None:
+    # Stored groups are keyed by fingerprint: a new hash would split every open group.
+    assert fingerprint("timeout", "flux-pro", "Request 8f3a9c2e timed out") == "d0d2c7f369e53059"
+    # No model hashes as an empty model name.
+    assert (
+        fingerprint("timeout", None, "x") == fingerprint("timeout", "", "x") == "8d6acce9e11605fb"
+    )
+
+
+@pytest.mark.parametrize(
+    ("inside", "normalized"),
+    [
+        # A quoted value of up to 64 characters is a value: it goes...
+        ("a" * 64, "<str>"),
+        # ...one character longer, it is the provider's sentence: kept.
+        ("a" * 65, f"'{'a' * 65}'"),
+    ],
+)
+def test_how_long_a_quoted_value_may_be(inside: str, normalized: str) -> None:
+    assert normalize(f"got '{inside}'") == f"got {normalized}"
+
+
+def test_the_head_ends_at_max_message() -> None:
+    assert MAX_MESSAGE == 2048
+    head = "x" * (MAX_MESSAGE - 1)
+    # The last character of the head counts; the first one past it does not.
+    assert normalize(head + "a") != normalize(head + "b")
+    assert normalize(head + "a" + "c") == normalize(head + "a" + "d")
 
 
 def test_a_fingerprint_is_sixteen_hex_digits_and_stable() -> None:

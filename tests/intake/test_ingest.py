@@ -213,6 +213,11 @@ def test_an_error_context_that_is_not_an_object_is_skipped() -> None:
         pytest.param({"status": "RESOURCE_EXHAUSTED"}, None, None, id="grpc-words"),
         # Out of range, too long, a float, a boolean: not a status.
         pytest.param({"status": 42}, None, None, id="too-small"),
+        # HTTP's range is 100 to 599, both ends included.
+        pytest.param({"status": 100}, None, 100, id="lowest"),
+        pytest.param({"status": 599}, None, 599, id="highest"),
+        pytest.param({"status": "099"}, None, None, id="below-range"),
+        pytest.param({"status": 600}, None, None, id="above-range"),
         pytest.param({"status": 4290}, None, None, id="too-long"),
         pytest.param({"status": 429.0}, None, None, id="float"),
         pytest.param({"status": True}, None, None, id="bool"),

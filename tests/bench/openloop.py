@@ -35,6 +35,8 @@ from tests.bench.payloads import ID_PLACEHOLDER
 USER_PLACEHOLDER = "@@USER_ID@@"
 
 REQUEST_TIMEOUT = 10.0
+# Below failwatch's keep-alive (`http.idle_timeout`, 5 s), with room for a busy moment.
+KEEP_ALIVE_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,15 +168,17 @@ class _Connections:
         )
         self._idle: list[_Connection] = []
         self._open = 0
+        self._loop = asyncio.get_running_loop()
         self._limit = plan.max_connections
         self._freed = asyncio.Condition()
 
     async def warm_up(self) -> None:
         """A few connections opened first, so the schedule does not start with connects."""
-        opened = [await self._connect() for _ in range(min(4, self._limit))]
-        self._idle.extend(opened)
+        for _ in range(min(4, self._limit)):
+            self.give_back(await self._connect())
 
     async def take(self) -> _Connection:
+        self._close_stale()
         if self._idle:
             return self._idle.pop()
         if self._open < self._limit:
@@ -184,8 +188,18 @@ class _Connections:
             return self._idle.pop()
 
     def give_back(self, connection: _Connection) -> None:
+        connection.idle_since = self._loop.time()
         self._idle.append(connection)
         asyncio.get_running_loop().create_task(self._notify())
+
+    def _close_stale(self) -> None:
+        """Close what sat idle near the server's keep-alive timeout, as HTTP clients do
+        (a keep-alive timeout below the server's): a request sent on a connection the
+        server is closing that moment is lost in transit — the client's fault, not the
+        server's, and not what this run measures. The idle list is oldest first."""
+        stale_before = self._loop.time() - KEEP_ALIVE_SECONDS
+        while self._idle and self._idle[0].idle_since < stale_before:
+            self._idle.pop(0).close()
 
     async def _notify(self) -> None:
         async with self._freed:
@@ -216,6 +230,7 @@ class _Connection:
         self, pool: _Connections, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         self._pool, self._reader, self._writer = pool, reader, writer
+        self.idle_since = 0.0
 
     async def post(self, body: bytes) -> tuple[int, bytes]:
         """Send one request; its status and body."""

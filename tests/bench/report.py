@@ -100,6 +100,8 @@ class OpenLoopCheck:
     client_cores: float
     other_cores: float
     load_average: tuple[float, float, float]
+    # What the requests that were not accepted got: `503 unavailable`, `0 ReadError`…
+    not_accepted: dict[str, int]
 
 
 def machine(*, state_dir: Path) -> dict[str, str]:
@@ -294,7 +296,15 @@ def _open_loop(check: OpenLoopCheck) -> list[str]:
         f"| {check.lateness_p99_ms:.2f} / {check.lateness_max_ms:.1f} "
         f"| {check.server_cores:.2f} / {check.client_cores:.2f} / {check.other_cores:.2f} "
         f"| {load} |",
+        *_not_accepted(check),
     ]
+
+
+def _not_accepted(check: OpenLoopCheck) -> list[str]:
+    if not check.not_accepted:
+        return []
+    answers = ", ".join(f"{count}: {answer}" for answer, count in check.not_accepted.items())
+    return ["", f"Not accepted: {answers}."]
 
 
 def _memory(memory: MemoryCheck, *, events: int) -> list[str]:

@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -329,6 +330,13 @@ class _Bench:
             seconds=seconds,
             sent=len(load.sent),
             accepted=sum(1 for s in load.sent if s.status == 202 and s.outcome == "accepted"),
+            not_accepted=dict(
+                Counter(
+                    f"{s.status} {s.outcome}"
+                    for s in load.sent
+                    if (s.status, s.outcome) != (202, "accepted")
+                ).most_common()
+            ),
             p50_ms=percentile(latencies, 50),
             p99_ms=percentile(latencies, 99),
             p999_ms=percentile(latencies, 99.9),

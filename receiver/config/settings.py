@@ -64,8 +64,18 @@ class DeliverySettings(BaseModel):
     # with bursts of `burst`: Slack allows about one per second per channel. A burst
     # holds at least the calls of one delivery (a Slack update is two).
     rate_per_second: float = Field(1.0, gt=0)
-    burst: int = Field(3, ge=ratelimit.MOST_CALLS)
+    burst: int = 3
     lease: Duration = 60.0
+
+    @field_validator("burst")
+    @classmethod
+    def _burst_holds_one_delivery(cls, burst: int) -> int:
+        if burst < ratelimit.MOST_CALLS:
+            raise ValueError(
+                f"at least {ratelimit.MOST_CALLS}: a Slack bot's update is {ratelimit.MOST_CALLS}"
+                " API calls (chat.update and the thread reply), each taking a token at once"
+            )
+        return burst
 
 
 class RetentionSettings(BaseModel):

@@ -511,3 +511,26 @@ def test_the_scan_looks_400_days_ahead(instant: str, changes_at: str | None) -> 
     assert state.muted_until(at(instant)) == (
         at(instant) + 400 * 86400 if changes_at is None else at(changes_at)
     )
+
+
+# Goose Bay set its clock back from 00:01 on 1991-10-27 to 23:01 on the 26th (03:01 UTC):
+# the 26th's last half hour comes again after the 27th has begun.
+LATE_GOOSE_BAY = named(
+    "late",
+    {"times": [{"start_time": "23:30", "end_time": "24:00"}], "location": "America/Goose_Bay"},
+)
+
+SET_BACK_ACROSS_MIDNIGHT = [
+    # Muted at 23:40 the first time; it ends at midnight (03:00 UTC), before the clock
+    # goes back to 23:01 ...
+    ("1991-10-27T02:40:00+00:00", True, "1991-10-27T03:00:00+00:00"),
+    # ... and starts again at the second 23:30 (03:30 UTC), to the second midnight.
+    ("1991-10-27T03:10:00+00:00", False, "1991-10-27T03:30:00+00:00"),
+    ("1991-10-27T03:40:00+00:00", True, "1991-10-27T04:00:00+00:00"),
+]
+
+
+@pytest.mark.parametrize(("instant", "muted", "changes_at"), SET_BACK_ACROSS_MIDNIGHT)
+def test_a_clock_set_back_across_midnight(instant: str, muted: bool, changes_at: str) -> None:
+    state = mute_state((LATE_GOOSE_BAY,), (), at(instant))
+    assert (state.muted, state.changes_at) == (muted, at(changes_at))

@@ -125,8 +125,9 @@ def _days_of_month(value: Any) -> Span:
     first, last = _span(value, "a day of the month", member)
     if first < 0 < last:
         raise ValueError(f"{value!r}: a range that starts from the month's end ends there too")
-    # As Alertmanager: a range that is backwards even in a 28-day month is a mistake.
-    if (first + 28 if first < 0 else first) > (last + 28 if last < 0 else last):
+    # As Alertmanager: a day counted from the end is read as in a 30-day month (-1 is 29)
+    # to refuse a range that is plainly backwards.
+    if (first + 30 if first < 0 else first) > (last + 30 if last < 0 else last):
         raise ValueError(f"{value!r}: the range ends before it starts")
     return first, last
 

@@ -293,3 +293,244 @@ def test_the_found_change_is_the_first_one(
     while minute < state.changes_at:
         assert interval.contains(minute) is state.muted
         minute += 60 * 37  # a coprime stride keeps the check cheap and still covers a week
+
+
+def message(fields: dict[str, Any]) -> str:
+    with pytest.raises(ValidationError) as caught:
+        TimeInterval.model_validate(fields)
+    [error] = caught.value.errors()
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+DAY = "a day of the month (1 … 31, or -31 … -1 from the month's end)"
+QUOTES = "write it in quotes (YAML reads an unquoted 17:00 or 1:7 as a number)"
+
+MESSAGES = [
+    # Each field names itself when a value is not one value or a range.
+    (
+        {"weekdays": ["monday:tuesday:friday"]},
+        "'monday:tuesday:friday': a weekday is one value or a range FIRST:LAST",
+    ),
+    (
+        {"days_of_month": ["1:2:3"]},
+        "'1:2:3': a day of the month is one value or a range FIRST:LAST",
+    ),
+    ({"months": ["1:2:3"]}, "'1:2:3': a month is one value or a range FIRST:LAST"),
+    ({"years": ["1:2:3"]}, "'1:2:3': a year is one value or a range FIRST:LAST"),
+    # A backwards range says which way ranges run.
+    (
+        {"weekdays": ["saturday:sunday"]},
+        "'saturday:sunday': a weekday range runs forward within sunday:saturday",
+    ),
+    (
+        {"months": ["march:january"]},
+        "'march:january': a month range runs forward within january:december",
+    ),
+    ({"years": ["2027:2026"]}, "'2027:2026': the range ends before it starts"),
+    # Not a number at all: the text is quoted back, not a Python error.
+    ({"days_of_month": ["x"]}, f"'x' is not {DAY}"),
+    ({"months": ["x"]}, "'x' is not a month (january … december, or 1 … 12)"),
+    ({"years": ["12345"]}, "'12345' is not a year"),
+    # Day 32 and -32 do not exist; only a number YAML made (an int) gets the quoting hint.
+    ({"days_of_month": ["32"]}, f"32 is not {DAY}"),
+    ({"days_of_month": [32]}, f"32 is not {DAY}; {QUOTES}"),
+    ({"days_of_month": ["-32"]}, f"-32 is not {DAY}"),
+    ({"days_of_month": [0]}, f"0 is not {DAY}"),
+    # A time of day as a YAML number, and as neither text nor a number.
+    ({"times": [{"start_time": 1020, "end_time": "18:00"}]}, f"a time of day is HH:MM; {QUOTES}"),
+    ({"times": [{"start_time": 9.5, "end_time": "18:00"}]}, "a time of day is HH:MM, like '09:00'"),
+    # A list item that is not text (here null), and one too long to be a value (41 characters).
+    ({"weekdays": [None]}, "a weekday: expected text, like the examples in the README"),
+    ({"weekdays": ["x" * 41]}, f"a weekday: {'x' * 40!r}… is too long to be one"),
+    # ... while 40 characters are still read as a (wrong) name.
+    ({"weekdays": ["x" * 40]}, f"{'x' * 40!r} is not a weekday (sunday … saturday)"),
+    # An empty range: the end must come after the start.
+    (
+        {"times": [{"start_time": "09:00", "end_time": "09:00"}]},
+        "end_time must be after start_time (a range ends by 24:00)",
+    ),
+    # A negative start with a positive end, even ending on the 1st, is refused as such.
+    (
+        {"days_of_month": ["-5:1"]},
+        "'-5:1': a range that starts from the month's end ends there too",
+    ),
+    # Backwards among days counted from the end.
+    ({"days_of_month": ["-1:-3"]}, "'-1:-3': the range ends before it starts"),
+    # As Alertmanager (-2 read as 28): 29:-2 is backwards.
+    ({"days_of_month": ["29:-2"]}, "'29:-2': the range ends before it starts"),
+]
+
+
+@pytest.mark.parametrize(("fields", "error"), MESSAGES)
+def test_error_messages_in_full(fields: dict[str, Any], error: str) -> None:
+    assert message(fields) == error
+
+
+def test_a_field_that_is_not_a_list_is_refused() -> None:
+    # A mapping is neither a value nor a list of them: refused, not read as unset.
+    with pytest.raises(ValidationError):
+        TimeInterval.model_validate({"weekdays": {"monday": 1}})
+
+
+def test_a_named_interval_lists_at_least_one() -> None:
+    # An empty list of intervals would never hold.
+    with pytest.raises(ValidationError, match="list at least one interval"):
+        NamedTimeInterval.model_validate({"name": "n", "time_intervals": []})
+
+
+ACCEPTED = [
+    # The bounds of each field are values of it.
+    ({"days_of_month": [-31]}, "days_of_month", ((-31, -31),)),
+    ({"days_of_month": [31]}, "days_of_month", ((31, 31),)),
+    ({"months": ["12"]}, "months", ((12, 12),)),
+    ({"years": ["1:9999"]}, "years", ((1, 9999),)),
+    # A positive range from the 1st.
+    ({"days_of_month": ["1:7"]}, "days_of_month", ((1, 7),)),
+    # As Alertmanager (-2 read as 28): 28:-2 is accepted (in February it holds on no day) ...
+    ({"days_of_month": ["28:-2"]}, "days_of_month", ((28, -2),)),
+    # ... and 27:-2 is a range that holds in every month.
+    ({"days_of_month": ["27:-2"]}, "days_of_month", ((27, -2),)),
+    # Every weekday name, as Go numbers them (Sunday 0).
+    (
+        {"weekdays": [*WEEKDAY_NAMES]},
+        "weekdays",
+        ((0, 0), (1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 6)),
+    ),
+    # Every month name, January 1.
+    (
+        {
+            "months": [
+                "january",
+                "february",
+                "march",
+                "april",
+                "may",
+                "june",
+                "july",
+                "august",
+                "september",
+                "october",
+                "november",
+                "december",
+            ]
+        },
+        "months",
+        tuple((n, n) for n in range(1, 13)),
+    ),
+]
+
+
+@pytest.mark.parametrize(("fields", "field", "spans"), ACCEPTED)
+def test_accepted_values(fields: dict[str, Any], field: str, spans: Any) -> None:
+    assert getattr(TimeInterval.model_validate(fields), field) == spans
+
+
+@pytest.mark.parametrize(
+    ("model", "change"),
+    [
+        # Parsed intervals are shared by every route that names them: none can be changed.
+        (TimeInterval.model_validate({}), ("location", "Europe/Berlin")),
+        (TimeInterval.model_validate({"times": [WORK_HOURS]}).times[0], ("end_time", 0)),  # type: ignore[index]
+        (WEEKEND, ("name", "other")),
+    ],
+)
+def test_parsed_intervals_are_frozen(model: Any, change: tuple[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        setattr(model, *change)
+
+
+def test_a_mute_state_is_frozen() -> None:
+    # A state handed to a caller cannot be changed under another.
+    state = mute_state((WEEKEND,), (), at("2026-12-05T03:00:00+00:00"))
+    with pytest.raises(AttributeError):
+        state.muted = False  # type: ignore[misc]
+
+
+MORE_CONTAINS = [
+    # -1 in December is the 31st (the month after December is January).
+    ({"days_of_month": [-1]}, "2026-12-31T12:00:00+00:00", True),
+    ({"days_of_month": [-1]}, "2026-12-30T12:00:00+00:00", False),
+]
+
+
+@pytest.mark.parametrize(("fields", "instant", "inside"), MORE_CONTAINS)
+def test_contains_more(fields: dict[str, Any], instant: str, inside: bool) -> None:
+    assert TimeInterval.model_validate(fields).contains(at(instant)) is inside
+
+
+OTHER = named("other", {"years": ["2030"]})
+ALL_DAY_2028 = named(
+    "y2028", {"years": ["2028"], "times": [{"start_time": "00:00", "end_time": "24:00"}]}
+)
+
+WHY = [
+    # No intervals at all.
+    ((), (), "2026-12-05T03:00:00+00:00", "no time intervals"),
+    # Outside two active intervals: both listed, comma-separated.
+    (
+        (),
+        (OFFICE, OTHER),
+        "2026-12-05T03:00:00+00:00",
+        "outside every active_time_intervals ('office', 'other')",
+    ),
+    # Inside an active interval and outside the mute ones: both said, semicolon-separated.
+    (
+        (WEEKEND,),
+        (OFFICE,),
+        "2026-12-07T15:00:00+00:00",
+        "inside active_time_intervals 'office'; outside every mute_time_intervals",
+    ),
+]
+
+
+@pytest.mark.parametrize(("mute", "active", "instant", "why"), WHY)
+def test_why(
+    mute: tuple[NamedTimeInterval, ...],
+    active: tuple[NamedTimeInterval, ...],
+    instant: str,
+    why: str,
+) -> None:
+    assert mute_state(mute, active, at(instant)).why == why
+
+
+HORIZON = [
+    # The scan covers the local day 400 days ahead, up to its midnight: 2026-11-27 + 400
+    # days is 2028-01-01, found ...
+    ("2026-11-27T12:00:00+00:00", "2028-01-01T00:00:00+00:00"),
+    # ... but a day earlier the change is 401 days ahead: not within the scan.
+    ("2026-11-26T12:00:00+00:00", None),
+]
+
+
+@pytest.mark.parametrize(("instant", "changes_at"), HORIZON)
+def test_the_scan_looks_400_days_ahead(instant: str, changes_at: str | None) -> None:
+    state = mute_state((), (ALL_DAY_2028,), at(instant))
+    assert state.muted is True
+    assert state.changes_at == (None if changes_at is None else at(changes_at))
+    # A mute with no end in sight is looked at again 400 days later.
+    assert state.muted_until(at(instant)) == (
+        at(instant) + 400 * 86400 if changes_at is None else at(changes_at)
+    )
+
+
+# Goose Bay set its clock back from 00:01 on 1991-10-27 to 23:01 on the 26th (03:01 UTC):
+# the 26th's last half hour comes again after the 27th has begun.
+LATE_GOOSE_BAY = named(
+    "late",
+    {"times": [{"start_time": "23:30", "end_time": "24:00"}], "location": "America/Goose_Bay"},
+)
+
+SET_BACK_ACROSS_MIDNIGHT = [
+    # Muted at 23:40 the first time; it ends at midnight (03:00 UTC), before the clock
+    # goes back to 23:01 ...
+    ("1991-10-27T02:40:00+00:00", True, "1991-10-27T03:00:00+00:00"),
+    # ... and starts again at the second 23:30 (03:30 UTC), to the second midnight.
+    ("1991-10-27T03:10:00+00:00", False, "1991-10-27T03:30:00+00:00"),
+    ("1991-10-27T03:40:00+00:00", True, "1991-10-27T04:00:00+00:00"),
+]
+
+
+@pytest.mark.parametrize(("instant", "muted", "changes_at"), SET_BACK_ACROSS_MIDNIGHT)
+def test_a_clock_set_back_across_midnight(instant: str, muted: bool, changes_at: str) -> None:
+    state = mute_state((LATE_GOOSE_BAY,), (), at(instant))
+    assert (state.muted, state.changes_at) == (muted, at(changes_at))

@@ -37,6 +37,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "receiver/engine/matcher_syntax.py": (
         "tests/engine/test_matchers.py",
         "tests/engine/test_alertmanager_tables.py",
+        "tests/engine/test_matcher_syntax.py",
     ),
     "receiver/engine/silences.py": (
         "tests/engine/test_silences.py",

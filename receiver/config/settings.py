@@ -119,19 +119,23 @@ class HttpSettings(BaseModel):
     max_connections: int = Field(1000, ge=1, le=1_000_000)
 
 
+# The rules' defaults are the engine's: one place says what a rule does untold.
+_RATE, _FLATLINE, _SPIKE = RateRule(), FlatlineRule(), SpikeRule()
+
+
 class RateRuleSettings(BaseModel):
     """One model's failure-rate rule; every key is optional in an override."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    window: Duration = 600.0
-    min_finished: int = Field(20, ge=1)
-    min_failed: int = Field(5, ge=1)
-    threshold: float = Field(0.25, gt=0, le=1)
-    spike_factor: float = Field(3.0, gt=1)
-    spike_points: float = Field(0.10, ge=0, le=1)
-    pending: int = Field(2, ge=1, le=100)
-    recover_after: int = Field(5, ge=1, le=100)
+    window: Duration = _RATE.window
+    min_finished: int = Field(_RATE.min_finished, ge=1)
+    min_failed: int = Field(_RATE.min_failed, ge=1)
+    threshold: float = Field(_RATE.threshold, gt=0, le=1)
+    spike_factor: float = Field(_RATE.spike_factor, gt=1)
+    spike_points: float = Field(_RATE.spike_points, ge=0, le=1)
+    pending: int = Field(_RATE.pending, ge=1, le=100)
+    recover_after: int = Field(_RATE.recover_after, ge=1, le=100)
 
     def rule(self) -> RateRule:
         return RateRule(**self.model_dump())
@@ -172,18 +176,13 @@ class FlatlineSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
-    window: Duration = 900.0
-    min_baseline: int = Field(50, ge=1)
-    pending: int = Field(2, ge=1, le=100)
-    recover_after: int = Field(2, ge=1, le=100)
+    window: Duration = _FLATLINE.window
+    min_baseline: int = Field(_FLATLINE.min_baseline, ge=1)
+    pending: int = Field(_FLATLINE.pending, ge=1, le=100)
+    recover_after: int = Field(_FLATLINE.recover_after, ge=1, le=100)
 
     def rule(self) -> FlatlineRule:
-        return FlatlineRule(
-            window=self.window,
-            min_baseline=self.min_baseline,
-            pending=self.pending,
-            recover_after=self.recover_after,
-        )
+        return FlatlineRule(**self.model_dump(exclude={"enabled"}))
 
 
 class FailureSpikeSettings(BaseModel):
@@ -194,12 +193,12 @@ class FailureSpikeSettings(BaseModel):
 
     enabled: bool = True
     # At most a day: the baseline is the day before it.
-    window: Duration = Field(600.0, gt=0, le=DAY)
+    window: Duration = Field(_SPIKE.window, gt=0, le=DAY)
     # Fewer failures than this in the window is never a spike, whatever the usual.
-    min_failed: int = Field(10, ge=1)
-    factor: float = Field(3.0, gt=1)
-    pending: int = Field(2, ge=1, le=100)
-    recover_after: int = Field(3, ge=1, le=100)
+    min_failed: int = Field(_SPIKE.min_failed, ge=1)
+    factor: float = Field(_SPIKE.factor, gt=1)
+    pending: int = Field(_SPIKE.pending, ge=1, le=100)
+    recover_after: int = Field(_SPIKE.recover_after, ge=1, le=100)
     # How often the rule is evaluated (one replica at a time).
     interval: Duration = Field(60.0, gt=0)
 

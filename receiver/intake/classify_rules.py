@@ -3,7 +3,7 @@
 Each is what a configuration's `classifier.rules` entry says (`codes`, `statuses`,
 `error_types`, `message_contains`); they use no regular expression, so a webhook costs no
 regex search here. The phrases come from the providers' own texts, collected with the
-category a person on call would pick in `tests/intake/classify_corpus.yaml`.
+category a person on call would pick in `tests/intake/classify_corpus/`.
 """
 
 from __future__ import annotations

@@ -1,19 +1,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from receiver.intake.classify import MAX_TEXT, Classifier, Rule, Verdict, message_text
 from receiver.intake.classify_rules import DEFAULT_CLASSIFIER, DEFAULT_RULES
 from receiver.model import ErrorDetails
+from tests.intake.corpus import load_corpus
 
-CORPUS: list[dict[str, Any]] = yaml.safe_load(
-    (Path(__file__).parent / "classify_corpus.yaml").read_text(encoding="utf-8")
-)
+CORPUS: list[dict[str, Any]] = load_corpus()
 
 
 def details(

@@ -3,10 +3,8 @@ from __future__ import annotations
 import re
 import string
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-import yaml
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -17,10 +15,9 @@ from receiver.intake.fingerprint import (
     fingerprint,
     normalize,
 )
+from tests.intake.corpus import load_corpus
 
-CORPUS = yaml.safe_load(
-    (Path(__file__).parent / "classify_corpus.yaml").read_text(encoding="utf-8")
-)
+CORPUS = load_corpus()
 MESSAGES = [entry["message"] for entry in CORPUS]
 # Messages that stay whole below the cut, whatever value is put in.
 SHORT_MESSAGES = [message for message in MESSAGES if len(message) < MAX_MESSAGE - 200]

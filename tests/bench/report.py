@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BARE = "bare"
+DURABLE_FLOOR = "bare + commit"
 FAILURES = "(a) failures"
 IGNORED = "(b) ignored"
 # The targets of the issue, on the 2-core machine at 32 connections.
@@ -201,8 +202,9 @@ def markdown(
         f"Starlette {machine['starlette']}, one process each, access log off, 127.0.0.1.",
         f"- Load: `wrk -c{settings.connections} -t{settings.threads} "
         f"-d{settings.duration:g}s --latency`, {settings.warmup:g} s warm-up per workload, "
-        f"{settings.rounds} rounds of bare → (a) → (b); bodies {body_bytes[FAILURES]} B "
-        f"(failure) and {body_bytes[IGNORED]} B (completed), a new generation id per request.",
+        f"{settings.rounds} rounds of bare → bare + commit → (a) → (b); "
+        f"bodies {body_bytes[FAILURES]} B (failure) and {body_bytes[IGNORED]} B (completed), "
+        "a new generation id per request.",
         "",
         "| round | workload | req/s | p50 ms | p99 ms | max ms | errors "
         "| cores: server / wrk / other | req per server CPU-s |",
@@ -244,6 +246,15 @@ def _summary(measurements: list[Measurement]) -> list[str]:
     ]
     for name, runs, ratio, p99_ratio, target, ok, cpu_ratio in (
         (BARE, _of(measurements, BARE), None, None, "", None, None),
+        (
+            DURABLE_FLOOR,
+            _of(measurements, DURABLE_FLOOR),
+            ratios(measurements, DURABLE_FLOOR),
+            p99_ratios(measurements, DURABLE_FLOOR),
+            "(the durable floor)",
+            None,
+            cpu_ratios(measurements, DURABLE_FLOOR),
+        ),
         (
             FAILURES,
             failures,

@@ -1,7 +1,9 @@
 """`make bench`: the suites of BENCHMARKS.md, in one run (`--suite` picks one of them).
 
-- webhook: wrk against a bare JSON endpoint and `failwatch serve`, side by side for the
-  whole suite and measured in rounds — bare, (a) distinct failures, (b) ignored updates —
+- webhook: wrk against a bare JSON endpoint, the same endpoint storing each body durably
+  first (`bare_app.py --state`: the durable floor) and `failwatch serve`, side by side for
+  the whole suite and measured in rounds — bare, bare + commit, (a) distinct failures,
+  (b) ignored updates —
   so each round's ratios compare runs made seconds apart under the same background load;
   then distinct failures at a steady rate (`--open-loop-rate`, 1,000 a second, for
   `--open-loop-seconds`), sent open-loop by `openloop.py`, for a p99 free of wrk's
@@ -58,6 +60,7 @@ from tests.bench.payloads import (
 from tests.bench.replicas import replicas_suite
 from tests.bench.report import (
     BARE,
+    DURABLE_FLOOR,
     FAILURES,
     IGNORED,
     Measurement,
@@ -209,12 +212,19 @@ class _Bench:
         self.settings = settings
         self.secret = secrets.token_hex(16)
         self.state_path = tmp / "state.db"
-        bare_port, failwatch_port = free_ports(2)
+        bare_port, floor_port, failwatch_port = free_ports(3)
         self.bare = Server(
             "bare endpoint",
             ["-m", "tests.bench.bare_app", "--port", str(bare_port)],
             port=bare_port,
             log_path=tmp / "bare.log",
+        )
+        floor_state = str(tmp / "floor.db")
+        self.floor = Server(
+            "durable floor",
+            ["-m", "tests.bench.bare_app", "--port", str(floor_port), "--state", floor_state],
+            port=floor_port,
+            log_path=tmp / "floor.log",
         )
         self.failwatch = Server(
             "failwatch serve",
@@ -231,7 +241,7 @@ class _Bench:
     def run(self) -> None:
         started = dt.datetime.now(dt.UTC)
         measurements: list[Measurement] = []
-        with self.bare, self.failwatch:
+        with self.bare, self.floor, self.failwatch:
             workloads = self._workloads()
             for name, load in workloads.items():
                 print(f"warm-up: {name}", flush=True)
@@ -251,6 +261,7 @@ class _Bench:
         failure, completed = failure_body(), completed_body()
         return {
             BARE: lambda seconds: self._wrk(self.bare, failure, seconds),
+            DURABLE_FLOOR: lambda seconds: self._wrk(self.floor, failure, seconds),
             FAILURES: lambda seconds: self._wrk(self.failwatch, failure, seconds),
             IGNORED: lambda seconds: self._wrk(self.failwatch, completed, seconds),
         }
@@ -268,12 +279,15 @@ class _Bench:
             seconds=seconds,
         )
 
+    def _servers_cpu_seconds(self) -> float:
+        return sum(server.cpu_seconds() for server in (self.bare, self.floor, self.failwatch))
+
     def _measure(self, name: str, round_no: int, load: Callable[[float], WrkResult]) -> Measurement:
-        servers_before = self.bare.cpu_seconds() + self.failwatch.cpu_seconds()
+        servers_before = self._servers_cpu_seconds()
         busy_before = busy_cpu_seconds()
         result = load(self.settings.duration)
         busy = busy_cpu_seconds() - busy_before
-        servers = self.bare.cpu_seconds() + self.failwatch.cpu_seconds() - servers_before
+        servers = self._servers_cpu_seconds() - servers_before
         # Whatever else kept the cores busy meanwhile (other jobs on the machine).
         other = (busy - servers - result.wrk_cpu_seconds) / result.seconds
         return Measurement(

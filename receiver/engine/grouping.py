@@ -178,10 +178,15 @@ def repeat_after(timing: Timing) -> float:
     return max(ticks, 1) * timing.group_interval
 
 
+# Built once (`json.dumps` with an option builds an encoder per call); the same text as
+# `json.dumps(..., ensure_ascii=False)`, so keys stay what they were.
+_encode_ident = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def group_key(route: Route, labels: Mapping[str, str]) -> str:
     """A group's identity: its route, its receiver and the values of its `group_by`
     labels. Stable across restarts and replicas (a digest, not a counter)."""
-    ident = json.dumps([route.id, route.receiver, sorted(labels.items())], ensure_ascii=False)
+    ident = _encode_ident([route.id, route.receiver, sorted(labels.items())])
     return hashlib.sha256(ident.encode("utf-8")).hexdigest()[:GROUP_KEY_LENGTH]
 
 

@@ -95,6 +95,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             "readtimeout",
             "connecttimeout",
             "timeouterror",
+            "function_invocation_timeout",
+            "edge_function_invocation_timeout",
         ),
         phrases=(
             "timed out",

@@ -388,6 +388,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             "socket disconnected",
             "fetch failed",
             "high traffic",
+            "heavy traffic",
             "too busy",
             "no capacity",
             "unable to process your request",

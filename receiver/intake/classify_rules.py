@@ -296,7 +296,6 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             "location is not supported",
             "has not been used in project",
             "invalid token",
-            "expired token",
             "token expired",
             "token is expired",
             "token has expired",
@@ -304,6 +303,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             "token seems invalid",
             "token was revoked",
             "token has been revoked",
+            "sign in again",
             "suspended",
         ),
         statuses=(

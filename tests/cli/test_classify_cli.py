@@ -19,7 +19,7 @@ def test_classify_prints_the_category_the_rule_and_the_fingerprint(
     assert main(["classify", message, "--type", "ModelGenerationError"]) == 0
     shown = lines(capsys.readouterr().out)
     assert shown["category"].strip() == "model_error"
-    assert shown["rule"].strip() == "rule 'model_error' on the message 'failed to generate'"
+    assert shown["rule"].strip() == "rule 'model_error' on the message 'out of memory'"
     assert shown["fingerprint"].strip() == fingerprint("model_error", None, message)
 
 

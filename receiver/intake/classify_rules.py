@@ -279,6 +279,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             "token was revoked",
             "token has been revoked",
             "sign in again",
+            "access was terminated",
             "suspended",
         ),
         statuses=(

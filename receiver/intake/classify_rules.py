@@ -2,8 +2,11 @@
 
 Each is what a configuration's `classifier.rules` entry says (`codes`, `statuses`,
 `error_types`, `message_contains`); they use no regular expression, so a webhook costs no
-regex search here. The phrases come from the providers' own texts, collected with the
-category a person on call would pick in `tests/intake/classify_corpus/`.
+regex search here. Every code, phrase, status and type is there because a real text needs
+it: the texts are in `tests/intake/classify_corpus/` with the category a person on call
+would pick, and for each entry here at least one of them is filed differently without it (a
+test checks this). An entry that real texts only ever carry beside another deciding signal
+is left out: it could only change the verdict on a text nobody has seen.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             "billing_hard_limit_reached",
             "billing_not_active",
             "insufficient_balance",
-            "payment_required",
         ),
         phrases=(
             "exceeded your current quota",
@@ -29,10 +31,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             "insufficient credit",
             "insufficient balance",
             "not have enough credits",
-            "lack sufficient credits",
             "enough balance",
-            "exhausted balance",
-            "purchase credits",
             "purchase more credits",
             "requires more credits",
             "add credits",
@@ -41,11 +40,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             "included credits",
             "payment required",
             "recharge",
-            "top up",
             "insufficient funds",
-            "balance too low",
             "balance is too low",
-            "credits remaining",
         ),
         statuses=(402,),
     ),
@@ -54,15 +50,11 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(
         category="rate_limit",
         codes=(
-            "rate_limit_exceeded",
             "rate_limit_error",
-            "ratelimitexceeded",
             "throttlingexception",
-            "too_many_concurrent_requests",
         ),
         phrases=(
             "rate limit",
-            "rate-limit",
             "ratelimit",
             "too many requests",
             "too many tokens",
@@ -76,7 +68,6 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         error_types=(
             "RateLimitError",
             "ThrottlingException",
-            "TooManyRequestsError",
         ),
     ),
     # The request or the generation ran out of time.
@@ -90,8 +81,6 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             "und_err_headers_timeout",
             "und_err_body_timeout",
             "deadline_exceeded",
-            "generation_timeout",
-            "modeltimeoutexception",
             "readtimeout",
             "connecttimeout",
             "timeouterror",
@@ -102,7 +91,6 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             "timed out",
             "timing out",
             "deadline exceeded",
-            "took too long",
             "maximum runtime",
         ),
         statuses=(
@@ -111,12 +99,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         ),
         error_types=(
             "TimeoutError",
-            "APITimeoutError",
-            "APIConnectionTimeoutError",
             "ReadTimeout",
             "ConnectTimeout",
-            "ModelTimeoutException",
-            "ServerTimeoutError",
         ),
     ),
     # The prompt or the output was refused by a safety system.
@@ -129,23 +113,17 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             "content_filter",
             "invalid_prompts",
             "prohibited_content",
-            "responsibleaipolicyviolation",
             "moderation",
             "safety",
             "SAFETY.",
         ),
         phrases=(
-            "content polic",
             "content filter",
-            "content checker",
             "moderated",
             "flagged",
-            "usage policy",
             "responsible ai",
-            "filtered words",
             "nsfw",
             "violate our",
-            "violating our",
             "policy violation",
             "community standards",
             "invalid prompts detected",
@@ -237,17 +215,9 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         category="auth",
         codes=(
             "invalid_api_key",
-            "authentication_error",
             "permission_error",
-            "accessdeniedexception",
-            "unrecognizedclientexception",
-            "expiredtokenexception",
-            "api_key_invalid",
-            "unauthenticated",
             "permission_denied",
             "unauthorized",
-            "unsupported_country_region_territory",
-            "request_forbidden",
             "no_organization",
             "invalid_grant",
         ),
@@ -275,8 +245,6 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             "token is expired",
             "token has expired",
             "token is invalid",
-            "token seems invalid",
-            "token was revoked",
             "token has been revoked",
             "sign in again",
             "access was terminated",
@@ -289,7 +257,6 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         error_types=(
             "AuthenticationError",
             "PermissionDeniedError",
-            "AccessDeniedException",
             "UnauthorizedError",
         ),
     ),
@@ -319,7 +286,6 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             "segmentation fault",
             "produced invalid",
             "no space left",
-            "exitcode -9",
             "exit code 137",
         ),
         error_types=(
@@ -332,13 +298,9 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(
         category="provider_unavailable",
         codes=(
-            "overloaded_error",
-            "api_error",
             "server_error",
-            "internal_server_error",
             "serviceunavailableexception",
             "internalserverexception",
-            "modelnotreadyexception",
             "econnrefused",
             "econnreset",
             "enotfound",
@@ -348,9 +310,6 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             "enetunreach",
             "ehostdown",
             "und_err_socket",
-            "err_network",
-            "system_busy",
-            "downstream_service_unavailable",
             "downstream_service_error",
             "unavailable",
         ),
@@ -367,7 +326,6 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             "connection reset",
             "connection error",
             "connection aborted",
-            "connection failure",
             "upstream connect error",
             "socket hang up",
             "network error",
@@ -397,18 +355,14 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             522,
             523,
             524,
-            529,
         ),
         error_types=(
             "InternalServerError",
             "APIConnectionError",
             "ServiceUnavailableException",
-            "OverloadedError",
             "ServerError",
             "ConnectError",
             "RemoteProtocolError",
-            "ClientConnectorError",
-            "ConnectionError",
         ),
     ),
 )

@@ -26,11 +26,6 @@ from receiver.store import Store
 
 log = logging.getLogger("failwatch.dispatch")
 
-# At most this many new failures per absorb transaction. SQLite has one writer, so every
-# webhook arriving meanwhile waits for the transaction to commit: at 16-30 µs a failure, 500
-# held webhooks for 8 to 25 ms (the open-loop p99); 100 keeps a pass to a few ms, and a
-# full batch starts the next pass at once, so a backlog drains as fast as before.
-ABSORB_BATCH = 100
 TICK = 0.5
 # Without a completed pass for this long, the dispatcher counts as stalled (readiness).
 STALL_AFTER = 60.0
@@ -83,10 +78,10 @@ class Dispatcher:
 
     async def pass_once(self) -> bool:
         """Absorb, release and flush once. True if there is more to absorb right away."""
-        root = self._root
+        root, batch = self._root, self._store.background_batch
         absorbed = await self._store.write(
             lambda tx: groups.absorb_new_failures(
-                tx, root=root, now=self._clock(), limit=ABSORB_BATCH
+                tx, root=root, now=self._clock(), limit=batch
             )
         )
         self._report_folds(absorbed)
@@ -114,7 +109,7 @@ class Dispatcher:
             )
         if written:
             self._on_notifications()
-        return absorbed.count == ABSORB_BATCH
+        return absorbed.count == batch
 
     def _report_folds(self, absorbed: groups.Absorbed) -> None:
         for (route, category), count in absorbed.folded.items():

@@ -17,6 +17,12 @@ class Store(Protocol):
     Every method raises `StoreUnavailable` when the backing database cannot answer.
     """
 
+    # The most new failures a background loop should write in one transaction. Small where
+    # writes queue behind one another (SQLite: one writer, and a webhook's commit waits for
+    # the transaction ahead of it), larger where they run side by side (PostgreSQL), since
+    # a backlog's groups are written once per batch.
+    background_batch: int
+
     async def open(self) -> None:
         """Connect and bring the schema up to date (migrations)."""
 

@@ -175,3 +175,17 @@ async def test_a_stuck_group_resolves_when_its_generations_leave_processing(
         e.clock.advance(1)
         await e.settle()
         assert [n.reason for n in e.recorder.sent] == [Reason.FIRST, Reason.RESOLVED]
+
+
+async def test_a_pass_absorbs_at_most_the_stores_background_batch(
+    tmp_path: Path, state_url: str | None
+) -> None:
+    # SQLite's webhooks wait behind the dispatcher's transaction: it must stay small.
+    async with engine(tmp_path, state_url=state_url) as e:
+        batch = e.store.background_batch
+        await asyncio.gather(*(e.fail(error=f"Rate limit exceeded #{n}") for n in range(batch + 1)))
+        assert await e.dispatcher.pass_once() is True  # a full batch: go again at once
+        assert await e.dispatcher.pass_once() is False  # the one left over
+        e.clock.advance(30)
+        await e.settle()
+        assert [n.window_failures for n in e.recorder.sent] == [batch + 1]

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from receiver.durations import Duration
 from receiver.engine.matchers import Matcher, Matchers, all_match
-from receiver.engine.timeintervals import NOT_MUTED, MuteState, NamedTimeInterval, mute_state
+from receiver.engine.timeintervals import MuteState, NamedTimeInterval, mute_state
 from receiver.model import Mention, Mentions
 
 DEFAULT_GROUP_BY = ("category", "model_id")
@@ -133,8 +133,6 @@ class Route:
 
     def mute_state(self, instant: float) -> MuteState:
         """Whether the route's time intervals mute it at `instant`, why, and until when."""
-        if not (self.mute_time_intervals or self.active_time_intervals):
-            return NOT_MUTED
         return mute_state(self.mute_time_intervals, self.active_time_intervals, instant)
 
     @property

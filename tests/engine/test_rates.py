@@ -30,6 +30,7 @@ from receiver.engine.rates import (
     rule_for,
     spike_message,
     spike_signal,
+    usual_failures,
     window_text,
 )
 
@@ -228,12 +229,30 @@ SPIKE = SpikeRule()  # window 10m, min_failed 10, factor 3: 144 windows in a day
         (FailureCounts(current=10, day_before=0, trailing_day=72), Signal.ELEVATED),
         # back under half the bar (5 of 10): calm
         (FailureCounts(current=4, day_before=0, trailing_day=500), Signal.CALM),
+        # after a silent day the bar is min_failed (10): 4 is under half of it, calm; 5 is
+        # exactly half, not yet calm
+        (FailureCounts(current=4, day_before=0, trailing_day=0), Signal.CALM),
+        (FailureCounts(current=5, day_before=0, trailing_day=0), Signal.ELEVATED),
         # no failures at all is calm, whatever yesterday held
         (FailureCounts(current=0, day_before=50, trailing_day=5000), Signal.CALM),
     ],
 )
 def test_spike_signal(counts: FailureCounts, expected: Signal) -> None:
     assert spike_signal(SPIKE, counts, history=True) is expected
+
+
+def test_the_spike_rules_defaults_are_the_documented_ones() -> None:
+    # README: a 10 min window, 10 failures and 3 times the usual, 2 to fire, 3 to resolve.
+    assert SpikeRule() == SpikeRule(
+        window=600.0, min_failed=10, factor=3.0, pending=2, recover_after=3
+    )
+
+
+def test_the_usual_window_is_the_trailing_days_share() -> None:
+    # 144 failures over a day are one per 10 min window, exactly.
+    assert usual_failures(SPIKE, FailureCounts(current=0, day_before=0, trailing_day=144)) == 1.0
+    # ... unless the same window yesterday held more.
+    assert usual_failures(SPIKE, FailureCounts(current=0, day_before=2, trailing_day=144)) == 2.0
 
 
 def test_no_spike_without_a_day_of_history() -> None:

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from receiver.engine.routing import Route, RouteConfig, Timing, build_routes
-from receiver.engine.timeintervals import NamedTimeInterval
+from receiver.engine.timeintervals import NOT_MUTED, NamedTimeInterval
 
 T = Timing(
     group_wait=30, group_interval=300, repeat_interval=3600, resolve_after=600, send_resolved=True
@@ -116,6 +116,45 @@ def test_time_intervals_are_resolved_by_name_and_not_inherited() -> None:
     # As in Alertmanager, a child names its own intervals.
     grandchild = child(tree, 0, 0)
     assert grandchild.mute_time_intervals == grandchild.active_time_intervals == ()
+
+
+# Saturday 5 December 2026 12:00 UTC, and the Monday after at 12:00 and at 20:00.
+SATURDAY_NOON, MONDAY_NOON, MONDAY_EVENING = 1796472000.0, 1796644800.0, 1796673600.0
+
+
+@pytest.mark.parametrize(
+    ("intervals", "instant", "muted", "changes_at"),
+    [
+        # No intervals: never muted.
+        ({}, SATURDAY_NOON, False, None),
+        # Inside a mute interval: muted until it ends (Monday 00:00), then until Saturday.
+        ({"mute_time_intervals": ["weekend"]}, SATURDAY_NOON, True, 1796601600.0),
+        ({"mute_time_intervals": ["weekend"]}, MONDAY_NOON, False, 1797033600.0),
+        # Outside its active interval: muted until it starts again (Tuesday 09:00).
+        ({"active_time_intervals": ["office"]}, MONDAY_NOON, False, 1796662800.0),
+        ({"active_time_intervals": ["office"]}, MONDAY_EVENING, True, 1796720400.0),
+    ],
+)
+def test_a_route_is_muted_by_its_own_intervals(
+    intervals: dict[str, list[str]], instant: float, muted: bool, changes_at: float | None
+) -> None:
+    route = child({"receiver": "ml", "routes": [{"receiver": "oncall", **intervals}]}, 0)
+    state = route.mute_state(instant)
+    assert (state.muted, state.changes_at) == (muted, changes_at)
+    if not intervals:
+        assert state == NOT_MUTED
+
+
+def test_with_no_time_intervals_defined_the_problem_says_none() -> None:
+    _, problems = build_routes(
+        RouteConfig.model_validate({"receiver": "ml", "routes": [{"mute_time_intervals": ["x"]}]}),
+        defaults=T,
+        receivers=RECEIVERS,
+        time_intervals=[],
+    )
+    assert problems == [
+        "route.routes[0].mute_time_intervals: 'x' is not a defined time interval (none)"
+    ]
 
 
 PROBLEMS = [

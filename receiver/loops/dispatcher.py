@@ -80,9 +80,7 @@ class Dispatcher:
         """Absorb, release and flush once. True if there is more to absorb right away."""
         root, batch = self._root, self._store.background_batch
         absorbed = await self._store.write(
-            lambda tx: groups.absorb_new_failures(
-                tx, root=root, now=self._clock(), limit=batch
-            )
+            lambda tx: groups.absorb_new_failures(tx, root=root, now=self._clock(), limit=batch)
         )
         self._report_folds(absorbed)
         await self._store.write(lambda tx: groups.release_held(tx, root=root, now=self._clock()))

@@ -89,6 +89,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         ),
         phrases=(
             "timed out",
+            "took too long",
             "timing out",
             "deadline exceeded",
             "maximum runtime",
@@ -118,6 +119,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             "SAFETY.",
         ),
         phrases=(
+            "content polic",
             "content filter",
             "moderated",
             "flagged",
@@ -155,6 +157,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         ),
         phrases=(
             "unprocessable entity",
+            "input validation",
             "validation error",
             "validation of body failed",
             "malformed",
@@ -184,6 +187,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             "invalid url",
             "invalid value",
             "invalid type",
+            "invalid version",
             "invalid input",
             "invalid parameter",
             "invalid prompt",

@@ -32,7 +32,7 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from receiver.engine.routing import Route, Timing
@@ -77,20 +77,16 @@ def state_of(group: GroupRow) -> GroupState:
 
 
 def after_flush(group: GroupState, now: float) -> GroupState:
-    """A group's state once a notification of its pending failures is written."""
-    return GroupState(
-        opened_at=group.opened_at,
-        last_active=group.last_active,
+    """A group's state once a notification of its pending failures is written. A flush
+    changes no member: one that cleared while a failure was pending still resolves the
+    group at the next pass, not after resolve_after of quiet."""
+    return replace(
+        group,
         flushes=group.flushes + 1,
         pending=0,
         pending_since=None,
         last_flush_at=now,
         has_new_error=False,
-        # A flush changes no member: one that cleared while a failure was pending still
-        # resolves the group at the next pass, not after resolve_after of quiet.
-        all_cleared=group.all_cleared,
-        members_open=group.members_open,
-        acknowledged=group.acknowledged,
     )
 
 

@@ -107,19 +107,25 @@ class SpikeWatch:
         rule = self._rule
         ttl = 2 * self._interval  # one slow pass does not hand the lease over
 
-        def read(tx: Tx) -> tuple[bool, list[FailureCountRow], float]:
+        def claim(tx: Tx) -> tuple[bool, float | None]:
             if not leases.acquire_lease(tx, LEASE, self.holder, ttl=ttl, now=now):
-                return False, [], now
+                return False, None
             watching = leases.get_cursor(tx, WATCHING_CURSOR)
             if watching is None:
                 leases.set_cursor(tx, WATCHING_CURSOR, now)
-            oldest = stored.oldest_failure(tx)
-            since = min(t for t in (watching, oldest, now) if t is not None)
-            return True, stored.failure_counts(tx, now=now, window=rule.window, day=DAY), since
+            return True, watching
 
-        held, rows, since = await self._store.write(read)
+        def count(tx: Tx) -> tuple[list[FailureCountRow], float | None]:
+            rows = stored.failure_counts(tx, now=now, window=rule.window, day=DAY)
+            return rows, stored.oldest_failure(tx)
+
+        # Only the lease and the cursor are writes: the aggregate over a day of failures
+        # is read beside the writer, not on it (SQLite's webhooks wait behind its writes).
+        held, watching = await self._store.write(claim)
         if not held:
             return None
+        rows, oldest = await self._store.read(count)
+        since = min(t for t in (watching, oldest, now) if t is not None)
         history = now - since >= DAY + rule.window
         evaluations = spike_evaluations(rows, rule, history=history)
         # A category and model with no failure in a day and a window has none now: calm.

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from receiver.durations import Duration
 from receiver.engine.matchers import Matcher, Matchers, all_match
-from receiver.engine.timeintervals import MuteState, NamedTimeInterval, mute_state
+from receiver.engine.timeintervals import MuteState, NamedTimeInterval, mute_state, muted_until
 from receiver.model import Mention, Mentions
 
 DEFAULT_GROUP_BY = ("category", "model_id")
@@ -134,6 +134,10 @@ class Route:
     def mute_state(self, instant: float) -> MuteState:
         """Whether the route's time intervals mute it at `instant`, why, and until when."""
         return mute_state(self.mute_time_intervals, self.active_time_intervals, instant)
+
+    def muted_until(self, instant: float) -> float | None:
+        """When the route may notify again if muted at `instant`; None if it is not."""
+        return muted_until(self.mute_time_intervals, self.active_time_intervals, instant)
 
     @property
     def groups_by_every_label(self) -> bool:

@@ -339,6 +339,16 @@ def mute_state(
     return MuteState(muted=muted, why=_why(mute, active, instant), changes_at=changes_at)
 
 
+def muted_until(
+    mute: tuple[NamedTimeInterval, ...], active: tuple[NamedTimeInterval, ...], instant: float
+) -> float | None:
+    """`mute_state(…).muted_until(instant)`, without looking ahead for the next change when
+    the route is not muted — the common answer, asked for every due group at every flush."""
+    if not _muted(mute, active, instant):
+        return None
+    return mute_state(mute, active, instant).muted_until(instant)
+
+
 def _muted(
     mute: tuple[NamedTimeInterval, ...], active: tuple[NamedTimeInterval, ...], instant: float
 ) -> bool:

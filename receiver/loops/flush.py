@@ -70,7 +70,7 @@ def flush_due_groups(
         group = stored.load_group(tx, key)
         route = routes.get(group.route_id, root)
         if route.id not in muted_until:
-            muted_until[route.id] = route.mute_state(now).muted_until(now)
+            muted_until[route.id] = route.muted_until(now)
         mute = muted_until[route.id]
         state = state_of(group)
         reason = decide(state, now, route.timing, muted_until=mute)

@@ -16,6 +16,7 @@ from receiver.engine.timeintervals import (
     NamedTimeInterval,
     TimeInterval,
     mute_state,
+    muted_until,
 )
 
 
@@ -186,6 +187,11 @@ def test_muted_until_is_the_change_or_a_look_again_after_the_scan() -> None:
     later = at("2028-01-01T00:00:00+00:00")
     assert mute_state((), (YEAR_2027,), later).muted_until(later) == later + SCAN_SECONDS
     assert mute_state((WEEKEND,), (), june).muted_until(june) is None  # a Monday: not muted
+    # The shortcut the flush asks gives the same answers.
+    assert muted_until((), (YEAR_2027,), june) == at("2027-01-01T00:00:00+00:00")
+    assert muted_until((), (YEAR_2027,), later) == later + SCAN_SECONDS
+    assert muted_until((WEEKEND,), (), june) is None
+    assert muted_until((), (), june) is None
 
 
 BAD_FIELDS = [

@@ -30,4 +30,4 @@ CREATE TABLE IF NOT EXISTS error_samples (
 );
 
 -- The silence editor's preview reads the newest failures of the last 24 h through
--- failures_received, made by 0008 (retention) for the pruner.
+-- failures_received, made by 0008 (retention) for the pruner (failures_recent since 0015).

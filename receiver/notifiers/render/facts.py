@@ -193,8 +193,6 @@ def topic(notification: Notification) -> str:
     (which clients thread by) never changes: `rate_limit · more models` for an overflow
     group, the other labels' values where the group has no model."""
     n = notification
-    if n.digest:
-        return "Digest"
     noun = n.labels.get("overflow")
     if noun:
         what = f"more {noun}s"

@@ -18,7 +18,7 @@ from receiver.notifiers.render.facts import RenderOptions
 from receiver.templating import Target
 
 SUBJECT_PREFIX = "[failwatch]"
-SUBJECT_CHARS = 200
+SUBJECT_CHARS = words.SUBJECT_CHARS
 SAMPLE_IDS = 5
 
 _FONT = "-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif"
@@ -40,7 +40,8 @@ def subject(notification: Notification, options: RenderOptions | None = None) ->
     emoji = facts.category_style(n).emoji
     builtin = facts.one_line(f"{SUBJECT_PREFIX} {emoji} {facts.topic(n)}", SUBJECT_CHARS)
     templates = (options or RenderOptions()).templates
-    return facts.one_line(words.email_subject(n, templates, builtin), SUBJECT_CHARS)
+    # One line of at most SUBJECT_CHARS either way: the builtin is, and so is a template's.
+    return words.email_subject(n, templates, builtin)
 
 
 def text_body(notification: Notification, options: RenderOptions | None = None) -> str:

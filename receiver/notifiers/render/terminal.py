@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from receiver.model import Notification, Reason
 from receiver.notifiers.render import facts
-from receiver.timefmt import hhmm
 
 LINE_CHARS = 1000
 
 
 def terminal_line(notification: Notification) -> str:
     n = notification
-    when = hhmm(n.created_at)
+    when = facts.clock(n.created_at)
     if n.digest:
         listed = "; ".join(facts.digest_lines(n))
         return facts.one_line(f"{when} digest {facts.summary(n)}: {listed}", LINE_CHARS)

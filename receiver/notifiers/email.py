@@ -123,7 +123,8 @@ class EmailNotifier:
         """The e-mail for `notification` (pure: the same notification, the same bytes)."""
         n = notification
         msg = EmailMessage()
-        subject = header_value(render.subject(n, self._options))
+        subject_line = render.subject(n, self._options)
+        subject = header_value(subject_line)
         msg["Subject"] = subject
         msg["From"] = self._sender
         msg["To"] = ", ".join(self._recipients)
@@ -143,7 +144,9 @@ class EmailNotifier:
         # Quoted-printable keeps mostly-ASCII bodies readable on the wire.
         msg.set_content(render.text_body(n, self._options), cte="quoted-printable")
         msg.add_alternative(
-            render.html_body(n, self._options), subtype="html", cte="quoted-printable"
+            render.html_body(n, self._options, subject_line=subject_line),
+            subtype="html",
+            cte="quoted-printable",
         )
         # A fixed boundary keeps the bytes reproducible (and snapshot-testable).
         msg.set_boundary(f"failwatch-{_digest(n.id)[:24]}")

@@ -85,11 +85,12 @@ def slack_message(notification: Notification, options: RenderOptions | None = No
     options = options or RenderOptions()
     if notification.digest:
         return _digest_message(notification, options)
+    # Rendered once for the blocks and the fallback text (a template renders in a sandbox).
+    title = words.title(notification, options.templates, Target.SLACK)
+    summary = words.summary(notification, options.templates, Target.SLACK)
     blocks: list[Block] = [
-        _header(notification, options),
-        _mrkdwn_section(
-            _pinged(notification, words.summary(notification, options.templates, Target.SLACK))
-        ),
+        _header(notification, title),
+        _mrkdwn_section(_pinged(notification, summary)),
         _fields(notification),
     ]
     if notification.top_errors:
@@ -114,7 +115,7 @@ def slack_message(notification: Notification, options: RenderOptions | None = No
         else []
     )
     return SlackMessage(
-        text=fallback_text(notification, options), blocks=blocks, attachments=attachments
+        text=_fallback(notification, title, summary), blocks=blocks, attachments=attachments
     )
 
 
@@ -122,7 +123,7 @@ def _digest_message(notification: Notification, options: RenderOptions) -> Slack
     """A digest: its header, why it was sent, and one line per held-back group."""
     listed = "\n".join(f"• {escape(line)}" for line in facts.digest_lines(notification))
     blocks = [
-        _header(notification, options),
+        _header(notification, words.title(notification, options.templates, Target.SLACK)),
         _mrkdwn_section(escape(facts.status(notification))),
         _mrkdwn_section(listed),
         _context(_links(notification, options)),
@@ -134,10 +135,15 @@ def _digest_message(notification: Notification, options: RenderOptions) -> Slack
 def fallback_text(notification: Notification, options: RenderOptions | None = None) -> str:
     """What notifications and clients without Block Kit show."""
     templates = (options or RenderOptions()).templates
-    lines = [
-        f"{facts.slack_emoji(notification)} {words.title(notification, templates, Target.SLACK)}",
+    return _fallback(
+        notification,
+        words.title(notification, templates, Target.SLACK),
         words.summary(notification, templates, Target.SLACK),
-    ]
+    )
+
+
+def _fallback(notification: Notification, title: str, summary: str) -> str:
+    lines = [f"{facts.slack_emoji(notification)} {title}", summary]
     if notification.top_errors:
         first = notification.top_errors[0]
         lines.append(f"Top error: {first.count}{TIMES} {escape(facts.one_line(first.message))}")
@@ -207,10 +213,8 @@ def _more_errors(number: int) -> str:
     return f"{ELLIPSIS} and {facts.count(number, 'more distinct error')}" if number else ""
 
 
-def _header(notification: Notification, options: RenderOptions) -> Block:
-    emoji = facts.slack_emoji(notification)
-    title = words.title(notification, options.templates, Target.SLACK)
-    text = cut(f"{emoji} {title}", HEADER_CHARS)
+def _header(notification: Notification, title: str) -> Block:
+    text = cut(f"{facts.slack_emoji(notification)} {title}", HEADER_CHARS)
     return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
 
 

@@ -77,7 +77,14 @@ def text_body(notification: Notification, options: RenderOptions | None = None) 
     return "\n".join(lines) + "\n"
 
 
-def html_body(notification: Notification, options: RenderOptions | None = None) -> str:
+def html_body(
+    notification: Notification,
+    options: RenderOptions | None = None,
+    *,
+    subject_line: str | None = None,
+) -> str:
+    """The HTML part; `subject_line` is the message's subject when the caller has rendered
+    it already (a template renders in a sandbox: once per e-mail is enough)."""
     options = options or RenderOptions()
     n = notification
     style = facts.style(n)
@@ -87,7 +94,8 @@ def html_body(notification: Notification, options: RenderOptions | None = None) 
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(subject(n, options))}</title></head>",
+        f"<title>{escape(subject_line if subject_line is not None else subject(n, options))}"
+        "</title></head>",
         f'<body style="margin:0;padding:0;background:#f6f8fa;font-family:{_FONT};color:#1f2328;">',
         '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0"'
         ' style="background:#f6f8fa;"><tr><td align="center" style="padding:24px 12px;">',

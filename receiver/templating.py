@@ -173,7 +173,7 @@ class _Sandbox(SandboxedEnvironment):
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "+" and isinstance(left, str) and isinstance(right, str):
-            return _bounded(left + right) if len(left) + len(right) <= VALUE_CHARS else _big()
+            return left + right if len(left) + len(right) <= VALUE_CHARS else _big()
         if not (_is_number(left) and _is_number(right)):
             raise TemplateProblem(f"{operator!r} is for numbers (join text with ~)")
         result = self.binop_table[operator](left, right)
@@ -237,7 +237,6 @@ def _environment(target: Target) -> SandboxedEnvironment:
         autoescape=False,
         undefined=jinja2.StrictUndefined,
         finalize=lambda value: "" if value is None else escape(str(value)),
-        keep_trailing_newline=False,
     )
     environment.globals.clear()
     environment.filters = {name: _guarded(name, environment.filters[name]) for name in FILTERS}

@@ -17,6 +17,7 @@ the only ones examined, in order, up to `SCAN_DAYS` ahead.
 
 from __future__ import annotations
 
+import calendar
 import heapq
 import re
 from collections.abc import Iterable, Iterator
@@ -300,8 +301,7 @@ def _day_in(day: date, span: Span) -> bool:
 
 
 def _days_in_month(day: date) -> int:
-    following = date(day.year + day.month // 12, day.month % 12 + 1, 1)
-    return (following - timedelta(days=1)).day
+    return calendar.monthrange(day.year, day.month)[1]
 
 
 @dataclass(frozen=True, slots=True)

@@ -205,7 +205,7 @@ class RuleRunner:
         alert recorded under a firing the state does not remember (whose member would then
         never be cleared). A scope with state but no evaluation gets `unseen`."""
 
-        def judge(tx: Tx) -> tuple[list[Outcome], list[Failure]]:
+        def judge(tx: Tx) -> tuple[list[Outcome], int]:
             rows = stored.load_rule_states(tx, rule)
             judged = {evaluation.scope for evaluation in evaluations}
             left = [
@@ -214,7 +214,7 @@ class RuleRunner:
                 if scope not in judged
             ]
             outcomes: list[Outcome] = []
-            recorded: list[Failure] = []
+            recorded = 0  # new failures stored for the rule's alerts
             saved: list[RuleStateRow] = []
             for evaluation in [*evaluations, *left]:
                 row = rows.get(evaluation.scope)
@@ -237,7 +237,7 @@ class RuleRunner:
                     message = evaluation.message
                     failure = rule_failure(rule, evaluation, after, now)
                     if record_failure(tx, failure, now):
-                        recorded.append(failure)
+                        recorded += 1
                 if verdict is Verdict.RESOLVE:
                     assert before.firing_since is not None
                     member = member_id(rule, evaluation.scope, before.firing_since)
@@ -251,8 +251,8 @@ class RuleRunner:
             return outcomes, recorded
 
         outcomes, recorded = await self._store.write(judge)
-        for _ in recorded:
-            self._metrics.failures.labels(rule).inc()
+        if recorded:
+            self._metrics.failures.labels(rule).inc(recorded)
         changed = recorded or any(o.verdict is Verdict.RESOLVE for o in outcomes)
         if changed and self._on_new_failure is not None:
             self._on_new_failure()

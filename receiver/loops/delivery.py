@@ -178,8 +178,13 @@ class DeliveryWorker:
             updates_in_place=notifier.updates_in_place,
             threaded=bool(row.notification.thread),
         )
-        wait = await self._store.write(
-            lambda tx: self._take_tokens(tx, row.destination, calls, now)
+        # An action on an incident never posted makes no call: no bucket to load and save.
+        wait = (
+            0.0
+            if calls == 0
+            else await self._store.write(
+                lambda tx: self._take_tokens(tx, row.destination, calls, now)
+            )
         )
         if wait > 0:  # rate limited: try again when a token is back, without an attempt
             due = self._clock() + wait

@@ -106,10 +106,10 @@ def create_app(
         on_error=services.metrics.loop_errors.labels("dispatcher").inc,
     )
     services.loops = [dispatcher.health, delivery.health]
+    # Rule alerts (failure rate, flatline, webhook path, spikes) are judged by one runner.
+    runner = RuleRunner(services.store, services.metrics, on_new_failure=services.wake_dispatcher)
     spikes = SpikeWatch(
-        runner=RuleRunner(
-            services.store, services.metrics, on_new_failure=services.wake_dispatcher
-        ),
+        runner=runner,
         store=services.store,
         rule=settings.failure_spike.rule(),
         interval=settings.failure_spike.interval,
@@ -132,7 +132,7 @@ def create_app(
         ]
         if settings.failure_spike.enabled:  # on the store alone: no source database needed
             workers.append(asyncio.create_task(spikes.run(stop), name="failwatch-failure-spike"))
-        sweeper = _start_sweeper(services, supabase)
+        sweeper = _start_sweeper(services, supabase, runner)
         log.info("failwatch started", extra={"state": settings.state_kind()})
         try:
             yield
@@ -224,11 +224,12 @@ EXCEPTION_HANDLERS: Mapping[Any, ExceptionHandler] = {
 }
 
 
-def _start_sweeper(services: Services, supabase: SupabaseClients) -> Sweeper | None:
+def _start_sweeper(
+    services: Services, supabase: SupabaseClients, runner: RuleRunner
+) -> Sweeper | None:
     """The database sweeps run when a source database is configured."""
     if supabase.source is None:
         return None
-    runner = RuleRunner(services.store, services.metrics, on_new_failure=services.wake_dispatcher)
     return start_sweeper(
         services.settings,
         supabase.source,

@@ -8,7 +8,7 @@ import pytest
 from receiver.intake.classify import MAX_TEXT, Classifier, Rule, Verdict, message_text
 from receiver.intake.classify_rules import DEFAULT_CLASSIFIER, DEFAULT_RULES
 from receiver.model import ErrorDetails
-from tests.intake.corpus import load_corpus, undecisive
+from tests.intake.corpus import entry_details, load_corpus, undecisive
 
 CORPUS: list[dict[str, Any]] = load_corpus()
 
@@ -37,14 +37,7 @@ def category(error: ErrorDetails) -> str:
 def test_a_person_on_call_agrees_with_the_default_rules_on_the_corpus() -> None:
     misses = []
     for entry in CORPUS:
-        verdict = DEFAULT_CLASSIFIER.classify(
-            details(
-                entry["message"],
-                entry.get("type"),
-                code=entry.get("code"),
-                status=entry.get("status"),
-            )
-        )
+        verdict = DEFAULT_CLASSIFIER.classify(entry_details(entry))
         if verdict.category != entry["expected"]:
             misses.append(
                 f"expected {entry['expected']}, got {verdict.category} ({verdict.explain()}):"

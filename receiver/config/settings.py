@@ -357,8 +357,9 @@ class Settings(BaseSettings):
     @classmethod
     def _named_once(cls, value: tuple[NamedTimeInterval, ...]) -> tuple[NamedTimeInterval, ...]:
         names = [named.name for named in value]
-        for twice in sorted({name for name in names if names.count(name) > 1}):
-            raise ValueError(f"two time intervals share the name {twice!r}")
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"two time intervals share the name {twice[0]!r}")
         return value
 
     @model_validator(mode="after")

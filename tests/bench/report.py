@@ -153,22 +153,23 @@ def _of(measurements: list[Measurement], workload: str) -> list[Measurement]:
     return [m for m in measurements if m.workload == workload]
 
 
+def _to_bare(measurements: list[Measurement], workload: str, figure: str) -> list[float]:
+    """`figure` of `workload` over the bare endpoint's, round by round."""
+    bare = {m.round: getattr(m, figure) for m in _of(measurements, BARE)}
+    return [getattr(m, figure) / bare[m.round] for m in _of(measurements, workload)]
+
+
 def p99_ratios(measurements: list[Measurement], workload: str) -> list[float]:
-    """p99 of `workload` over the bare endpoint's, round by round."""
-    bare = {m.round: m.p99_ms for m in _of(measurements, BARE)}
-    return [m.p99_ms / bare[m.round] for m in _of(measurements, workload)]
+    return _to_bare(measurements, workload, "p99_ms")
 
 
 def ratios(measurements: list[Measurement], workload: str) -> list[float]:
-    """req/s of `workload` over the bare endpoint's, round by round."""
-    bare = {m.round: m.requests_per_second for m in _of(measurements, BARE)}
-    return [m.requests_per_second / bare[m.round] for m in _of(measurements, workload)]
+    return _to_bare(measurements, workload, "requests_per_second")
 
 
 def cpu_ratios(measurements: list[Measurement], workload: str) -> list[float]:
-    """Requests per server CPU-second of `workload` over the bare endpoint's, by round."""
-    bare = {m.round: m.requests_per_cpu_second for m in _of(measurements, BARE)}
-    return [m.requests_per_cpu_second / bare[m.round] for m in _of(measurements, workload)]
+    """Requests per server CPU-second, which moves less with background load."""
+    return _to_bare(measurements, workload, "requests_per_cpu_second")
 
 
 def _spread(values: list[float], fmt: str) -> str:
